@@ -1,0 +1,63 @@
+"""The `newsmon` command line. Each subcommand lives in monitor/commands/<name>.py and provides
+`HELP`, `add_arguments(parser)` and `run(args) -> int` (the exit code)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from monitor import __version__
+
+# Subcommand name -> module under monitor.commands. Order is the order shown in --help.
+COMMANDS = [
+    ("run", "run"),
+    ("crawl", "crawl"),
+    ("validate", "validate"),
+    ("check", "check"),
+    ("backtest", "backtest"),
+    ("status", "status"),
+    ("alerts", "alerts"),
+    ("silence", "silence"),
+    ("demo", "demo"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsmon",
+        description="Monitor news for outages, fraud and rumor rebuttals, and alert.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsmon {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS:
+        try:
+            module = importlib.import_module(f"monitor.commands.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"monitor.commands.{module_name}":
+                continue  # command not built yet
+            raise
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
