@@ -31,3 +31,28 @@ class Article:
         from monitor.textutil import content_hash
 
         return content_hash(self.title, self.text)
+
+
+@dataclass
+class Match:
+    """One keyword hit that contributed to a category's score."""
+
+    category: str
+    term: str          # the rule term as written in the keyword file, e.g. "*ausfall"
+    text: str          # the text it matched, as it appears in the article, e.g. "Netzausfall"
+    field: str         # "title" or "text"
+    offset: int        # character offset of the match in that field's original (un-normalised) text
+    weight: float
+    language: str      # language of the rule set that produced the hit ("*" for language-neutral rules)
+
+
+@dataclass
+class Classification:
+    """What the classifier concluded about one article, with the evidence."""
+
+    categories: list[str]                       # flagged: score >= threshold, not vetoed, entity rule met
+    scores: dict[str, float]                    # every category that had any hit, flagged or not
+    matches: list[Match]
+    entities: list[str]                         # canonical watchlist names found (e.g. "China Unicom")
+    language: str | None                        # the language the rules were applied for
+    vetoed: dict[str, list[str]] = field(default_factory=dict)  # category -> negative terms that vetoed it
