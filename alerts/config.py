@@ -1,0 +1,246 @@
+"""Config models for the `channels:`, `routes:` and `delivery:` sections (see docs/alerts.md).
+
+Every model rejects unknown keys. Secrets (webhook URLs, passwords, signing keys, Apprise URLs, extra
+header values) are `SecretStr`, so they never show in `repr`, logs or `newsmon validate` output.
+Durations are strings ("30s", "5m", "2h") parsed with monitor.durations.parse_duration into seconds.
+`check_references` cross-checks routes against channels for the root config loader.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+
+from monitor.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+MATCH_KEYS = ("category", "entity", "language", "source", "tag")
+GROUP_KEYS = ("category", "entity", "language", "source", "story")
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
+
+
+def parse_rate(value: str | None) -> float | None:
+    """ "1/s", "30/m", "5/10s" -> the minimum interval between two sends in seconds; None = unlimited."""
+    if value is None or str(value).strip().lower() in ("", "none", "0", "unlimited"):
+        return None
+    m = _RATE.match(str(value))
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f'not a rate: "{value}" (use e.g. "1/s", "30/m", or "none")')
+    per = m.group(2)
+    seconds = parse_duration(per if per[0].isdigit() else "1" + per)
+    if seconds <= 0:
+        raise ValueError(f'not a rate: "{value}" (use e.g. "1/s", "30/m", or "none")')
+    return seconds / int(m.group(1))
+
+
+def _check_rate(value: Any) -> str | None:
+    if value is None:
+        return None
+    parse_rate(str(value))
+    return str(value)
+
+
+Rate = Annotated[Union[str, None], BeforeValidator(_check_rate)]
+
+
+def _http_url(secret: SecretStr) -> SecretStr:
+    parts = urlsplit(secret.get_secret_value())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL")  # never echo the value: it holds the token
+    return secret
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class _ChannelBase(_Model):
+    rate_limit: Rate = None            # "1/s", "30/m"; none = unlimited
+    timeout: Duration | None = None    # per send; default delivery.timeout
+
+    @property
+    def min_interval(self) -> float | None:
+        return parse_rate(self.rate_limit)
+
+    def secrets(self) -> list[str]:
+        """Every secret value of this channel, for scrubbing error messages."""
+        out = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out.append(value.get_secret_value())
+            elif isinstance(value, dict):
+                out += [v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)]
+        return [s for s in out if s]
+
+
+class SlackConfig(_ChannelBase):
+    """A Slack incoming webhook."""
+
+    type: Literal["slack"]
+    url: SecretStr
+    rate_limit: Rate = "1/s"           # Slack allows about one message a second per webhook
+
+    _url = field_validator("url")(_http_url)
+
+
+class WebhookConfig(_ChannelBase):
+    """JSON POST of the versioned payload, optionally HMAC-signed."""
+
+    type: Literal["webhook"]
+    url: SecretStr
+    secret: SecretStr | None = None                 # HMAC-SHA256 key for X-Newsmon-Signature
+    headers: dict[str, SecretStr] = {}              # extra headers (values may hold tokens)
+
+    _url = field_validator("url")(_http_url)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, value in v.items():
+            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+                raise ValueError(f'invalid header name "{name}"')
+            if any(c in value.get_secret_value() for c in "\r\n"):
+                raise ValueError(f'header "{name}": value contains a line break')
+        return v
+
+
+class EmailConfig(_ChannelBase):
+    """SMTP delivery: multipart text + HTML."""
+
+    type: Literal["email"]
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)   # default: 465 ssl, 587 starttls, 25 none
+    security: Literal["ssl", "starttls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    subject_prefix: str = "[newsmon]"
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, v: str) -> str:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
+        if any(c in v for c in "\r\n"):
+            raise ValueError("contains a line break")
+        name, addr = parseaddr(v)
+        if "@" not in addr:
+            raise ValueError(f'not an email address: "{v}"')
+        Address(display_name=name, addr_spec=addr)
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        for addr in v:
+            if "@" not in addr or any(c in addr for c in "\r\n,"):
+                raise ValueError(f'not an email address: "{addr}"')
+        return v
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 465, "starttls": 587, "none": 25}[self.security]
+
+
+class AppriseConfig(_ChannelBase):
+    """Any service Apprise supports, by its Apprise URL (e.g. "tgram://TOKEN/CHAT")."""
+
+    type: Literal["apprise"]
+    url: SecretStr
+
+
+class ConsoleConfig(_ChannelBase):
+    """Prints alerts to stdout. The implicit channel when none is configured."""
+
+    type: Literal["console"]
+
+
+ChannelConfig = Annotated[
+    Union[SlackConfig, WebhookConfig, EmailConfig, AppriseConfig, ConsoleConfig],
+    Field(discriminator="type"),
+]
+
+MatchValue = Union[str, list[str]]
+
+
+class RouteConfig(_Model):
+    """One route: which alerts (match) go to which channels, and how they are grouped."""
+
+    match: dict[str, MatchValue] = {}   # category/entity/language/source/tag: value, list, or "~regex"
+    channels: list[str] = Field(min_length=1)
+    continue_: bool = Field(False, alias="continue")
+    group_by: list[str] = ["category", "entity"]
+    group_wait: Duration = 30.0
+    group_interval: Duration = 300.0
+    digest: Duration | None = None       # one summary per period instead of grouped messages
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, v: dict[str, MatchValue]) -> dict[str, MatchValue]:
+        for key, value in v.items():
+            if key not in MATCH_KEYS:
+                raise ValueError(f'unknown match key "{key}" (use one of: {", ".join(MATCH_KEYS)})')
+            for item in value if isinstance(value, list) else [value]:
+                if item.startswith("~"):
+                    try:
+                        re.compile(item[1:])
+                    except re.error as exc:
+                        raise ValueError(f'{key}: invalid regular expression "{item[1:]}": {exc}') from None
+        return v
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, v: list[str]) -> list[str]:
+        for key in v:
+            if key not in GROUP_KEYS:
+                raise ValueError(f'unknown group_by key "{key}" (use: {", ".join(GROUP_KEYS)})')
+        return v
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, v: float | None) -> float | None:
+        if v is not None and v < 60:
+            raise ValueError("at least 1m")
+        return v
+
+
+class DeliveryConfig(_Model):
+    """The `delivery:` section: how the outbox is worked off."""
+
+    timeout: Duration = 10.0            # per send attempt
+    backoff_base: Duration = 5.0        # first retry after base, then x2 each attempt, with jitter
+    backoff_max: Duration = 600.0       # cap on one backoff step
+    max_age: Duration = 86400.0         # an undelivered message older than this goes to dead letters
+    max_attempts: int | None = Field(None, ge=1)  # optional cap on attempts (none: only max_age)
+    drain_timeout: Duration = 30.0      # how long `crawl --once` waits for deliveries
+    poll_interval: Duration = 1.0       # how often idle workers look at the outbox
+
+
+def check_references(
+    channels: dict[str, Any], routes: list[RouteConfig]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-checks the schema can't express: undefined channels, routes after a catch-all."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for name in channels:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+            problems.append((("channels", name), "use letters, digits, '.', '_' and '-' (at most 64)"))
+    catch_all: int | None = None
+    for i, route in enumerate(routes):
+        if catch_all is not None:
+            problems.append(
+                (("routes", i), f'unreachable: routes[{catch_all}] has no match and no "continue: true"')
+            )
+        for j, name in enumerate(route.channels):
+            if name not in channels:
+                problems.append((("routes", i, "channels", j), f'undefined channel "{name}"'))
+        if not route.match and not route.continue_ and catch_all is None:
+            catch_all = i
+    return problems
