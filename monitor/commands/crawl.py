@@ -1,0 +1,70 @@
+"""`newsmon crawl --once [-c config.yaml] [--source ID]`: poll the sources once, store new articles,
+classify them, deliver the alerts, print a per-source summary and exit.
+
+Exit 0 when every source was polled; 1 when a source failed or alerts are still pending."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from monitor.errors import ConfigError
+
+HELP = "poll the sources once, store and classify new articles, deliver alerts, and exit"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", default="config.yaml", help="config file (default: config.yaml)")
+    p.add_argument("--once", action="store_true", required=True, help="poll once and exit (the daemon is `newsmon run`)")
+    p.add_argument("--source", action="append", metavar="ID", help="poll only this source (repeatable)")
+    p.add_argument("--no-alerts", action="store_true", help="store and classify, but do not queue alerts")
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.crawl import crawl_once
+    from monitor.runtime import Runtime
+    from monitor.config import load_config
+
+    try:
+        config = load_config(args.config)
+        for sid in args.source or []:
+            config.source(sid)
+        runtime = Runtime(config, with_alerts=not args.no_alerts)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"newsmon crawl: {exc.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        crawl_once(runtime, args.source)
+        pending = 0
+        if runtime.engine is not None:
+            pending = runtime.engine.drain(config.delivery.drain_timeout)
+        print_summary(runtime, args.source, pending)
+    finally:
+        runtime.close()
+    failed = any(r.errors for r in runtime.reports.values())
+    return 1 if failed or pending else 0
+
+
+def print_summary(runtime, source_ids: list[str] | None, pending: int) -> None:
+    ids = source_ids or [s.id for s in runtime.config.sources if s.enabled]
+    rows = [("SOURCE", "NEW", "SEEN", "MATCHED", "ALERTS", "ERRORS", "NOTE")]
+    for sid in ids:
+        r = runtime.report(sid)
+        note = r.errors[-1] if r.errors else ("not modified (304)" if r.not_modified else "")
+        if r.article_errors:
+            note = (note + "; " if note else "") + f"{r.article_errors} article fetches failed"
+        if r.old:
+            note = (note + "; " if note else "") + f"{r.old} older than max_age (not alerted)"
+        rows.append((sid, str(r.new), str(r.seen), str(r.matched), str(r.alerts), str(len(r.errors)), note))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row[:6]))
+              + ("  " + row[6] if row[6] else ""))
+    if runtime.engine is not None:
+        print(f"alerts still pending delivery: {pending}" if pending else "alerts: all delivered")

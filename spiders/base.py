@@ -1,0 +1,360 @@
+"""SourceSpider: polls configured sources (feeds, sitemaps, listing pages) and yields one Article per new
+story. Polling one source is a straight line (after Miniflux's RefreshFeed):
+
+    conditional GET (ETag / Last-Modified) → 304: nothing new
+    → 429/503: honour Retry-After for this source → other errors: count, back off
+    → parse feed / sitemap / listing → drop URLs already handled → fetch article pages
+    → extract main text, language, date → Article item (the StorePipeline does the rest)
+
+Spider arguments: `source` (comma-separated source ids; default: every enabled source this spider
+handles). Runtime objects (config, store) come from the `NEWSMON_RUNTIME` setting, or are built from
+the `NEWSMON_CONFIG` file when run as `scrapy crawl`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, AsyncIterator, Iterable
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from monitor.config import SourceConfig
+from monitor.models import Article
+from monitor.runtime import Runtime
+from monitor.store.base import SourceState
+
+log = logging.getLogger(__name__)
+
+# Statuses the spider handles itself. 3xx are left to the RedirectMiddleware; 5xx are retried by the
+# RetryMiddleware first.
+HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 502, 503, 504, 520, 521, 522, 524]
+MAX_SITEMAP_DEPTH = 3
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def retry_after(value: bytes | None, now: datetime) -> datetime | None:
+    """Parse a Retry-After header (seconds or HTTP date) into an absolute time, capped at a day."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    try:
+        delay = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        delay = (when - now).total_seconds()
+    return now + timedelta(seconds=min(max(delay, 0), 86400))
+
+
+def describe_failure(failure: Failure) -> str:
+    """A short, stable reason for a failed request, for logs and the source's state."""
+    exc = failure.value
+    name = type(exc).__name__
+    text = str(exc)
+    if "robots.txt" in text or name == "IgnoreRequest" and "robots" in text.lower():
+        return "forbidden by robots.txt"
+    if name in {"TimeoutError", "TCPTimedOutError", "UserTimeoutError"} or "took longer than" in text:
+        return "timed out"
+    if name == "DNSLookupError":
+        return "DNS lookup failed"
+    if name in {"ConnectionRefusedError", "ConnectError"}:
+        return "connection refused"
+    if "DownloadCancelledError" in name or "max size" in text or "maxsize" in text:
+        return "response larger than crawl.max_size"
+    if "DataLoss" in text or "PotentialDataLoss" in text:
+        return "truncated response (connection closed before the end of the body)"
+    if name in {"ResponseNeverReceived", "ConnectionLost", "ConnectionDone", "ResponseFailed"}:
+        return "connection closed without a complete response"
+    return f"{name}: {text}" if text else name
+
+
+class SourceSpider(scrapy.Spider):
+    """Polls every kind of source. Subclasses restrict it to one kind (for `scrapy crawl feed`)."""
+
+    name = "news"
+    kinds: tuple[str, ...] = ("feed", "sitemap", "page")
+
+    def __init__(self, source: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source_arg = source
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        runtime = crawler.settings.get("NEWSMON_RUNTIME")
+        if runtime is None:
+            runtime = Runtime.from_path(crawler.settings.get("NEWSMON_CONFIG", "config.yaml"))
+            spider._owns_runtime = True
+        spider.runtime = runtime
+        spider.sources = spider._select_sources()
+        return spider
+
+    _owns_runtime = False
+
+    def _select_sources(self) -> list[SourceConfig]:
+        config = self.runtime.config
+        if self.source_arg:
+            wanted = [s.strip() for s in self.source_arg.split(",") if s.strip()]
+            chosen = [config.source(s) for s in wanted]  # KeyError names the unknown id
+            wrong = [s.id for s in chosen if s.type not in self.kinds]
+            if wrong:
+                raise ValueError(f"spider {self.name} polls {', '.join(self.kinds)} sources, not: {', '.join(wrong)}")
+            return chosen
+        return [s for s in config.sources if s.enabled and s.type in self.kinds]
+
+    def closed(self, reason: str) -> None:
+        if self._owns_runtime:
+            self.runtime.close()
+
+    # -- the poll ----------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for source in self.sources:
+            yield self.index_request(source)
+
+    def index_request(self, source: SourceConfig) -> scrapy.Request:
+        state = self.runtime.store.source_state(source.id)
+        headers = dict(source.headers)
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        report = self.runtime.report(source.id)
+        report.started = utcnow()
+        return scrapy.Request(
+            source.url,
+            callback=self.parse_index,
+            errback=self.index_failed,
+            headers=headers,
+            dont_filter=True,
+            priority=10,
+            meta={
+                "newsmon_source": source.id,
+                "handle_httpstatus_list": HANDLED_STATUSES,
+                "newsmon_depth": 0,
+            },
+        )
+
+    def parse_index(self, response: Response) -> Iterable[Any]:
+        source = self.runtime.source(response.meta["newsmon_source"])
+        depth = response.meta.get("newsmon_depth", 0)
+        now = utcnow()
+        state = self.runtime.store.source_state(source.id)
+        report = self.runtime.report(source.id)
+        stats = self.crawler.stats
+        if response.status == 304:
+            report.not_modified = True
+            stats.inc_value("newsmon/polls/not_modified")
+            self._poll_succeeded(state, now)
+            return
+        if response.status >= 400 and depth > 0:  # a child sitemap: the source itself answered
+            self._article_error(source, response.url, f"HTTP {response.status}", now, permanent=False)
+            return
+        if response.status >= 400:
+            reason = f"HTTP {response.status}"
+            if response.status in (429, 503):
+                until = retry_after(response.headers.get("Retry-After"), now)
+                if until:
+                    state.retry_after_until = until
+                    reason += f" (Retry-After: until {until.isoformat(timespec='seconds')})"
+            self._poll_failed(state, source, response.url, reason, now)
+            return
+        if depth == 0:
+            state.etag = _header(response, "ETag")
+            state.last_modified = _header(response, "Last-Modified")
+        content_type = _header(response, "Content-Type")
+        if source.type == "feed":
+            yield from self._from_feed(source, response, content_type, state, now)
+        elif source.type == "sitemap":
+            yield from self._from_sitemap(source, response, content_type, state, now, depth)
+        else:
+            yield from self._from_listing(source, response, content_type, state, now)
+
+    def _from_feed(self, source, response, content_type, state, now) -> Iterable[Any]:
+        from monitor.feeds import parse_feed
+
+        feed = parse_feed(response.body, response.url, content_type)
+        if feed.error and not feed.entries:
+            self._poll_failed(state, source, response.url, f"malformed feed: {feed.error}", now)
+            return
+        if feed.error:
+            log.warning("source %s: %s: feed is malformed, %d entries recovered: %s",
+                        source.id, response.url, len(feed.entries), feed.error)
+        self._poll_succeeded(state, now)
+        entries = {}
+        for e in feed.entries:
+            if e.url:
+                entries.setdefault(self._canonical(e.url), e)
+        new = self._unknown(source, list(entries))
+        new.sort(key=lambda u: entries[u].published or now, reverse=True)
+        fetch = source.fetch_articles if source.fetch_articles is not None else self.runtime.config.crawl.fetch_articles
+        min_chars = self.runtime.config.crawl.min_summary_chars
+        for url in new[: self.runtime.config.crawl.max_articles_per_poll]:
+            e = entries[url]
+            body = e.content if len(e.content) >= len(e.summary) else e.summary
+            hint = e.language or feed.language or source.language
+            if fetch and len(body) < min_chars:
+                yield self.article_request(source, url, title=e.title, published=e.published, language=hint,
+                                           summary=body)
+            else:
+                yield self._article_from_text(source, url, e.title, body, hint, e.published, now)
+
+    def _from_sitemap(self, source, response, content_type, state, now, depth) -> Iterable[Any]:
+        from monitor.sitemaps import parse_sitemap
+
+        sitemap = parse_sitemap(
+            response.body, response.url, now=now, max_age=source.max_age_td(self.runtime.config.crawl)
+        )
+        if sitemap.error and not (sitemap.entries or sitemap.sitemaps):
+            self._poll_failed(state, source, response.url, f"malformed sitemap: {sitemap.error}", now)
+            return
+        if sitemap.error:
+            log.warning("source %s: %s: sitemap partly unreadable: %s", source.id, response.url, sitemap.error)
+        if depth == 0:
+            self._poll_succeeded(state, now)
+        for child in sitemap.sitemaps:
+            if depth + 1 > MAX_SITEMAP_DEPTH:
+                log.warning("source %s: %s: sitemap index nested deeper than %d, not followed",
+                            source.id, child, MAX_SITEMAP_DEPTH)
+                break
+            yield scrapy.Request(
+                child, callback=self.parse_index, errback=self.article_failed, dont_filter=True,
+                meta={"newsmon_source": source.id, "handle_httpstatus_list": HANDLED_STATUSES,
+                      "newsmon_depth": depth + 1},
+            )
+        entries = {}
+        for e in sitemap.entries:
+            entries.setdefault(self._canonical(e.url), e)
+        new = self._unknown(source, list(entries))
+        new.sort(key=lambda u: entries[u].published or entries[u].lastmod or now, reverse=True)
+        for url in new[: self.runtime.config.crawl.max_articles_per_poll]:
+            e = entries[url]
+            yield self.article_request(source, url, title=e.title or "", published=e.published or e.lastmod,
+                                       language=e.language or source.language)
+
+    def _from_listing(self, source, response, content_type, state, now) -> Iterable[Any]:
+        from monitor.listing import find_article_links
+
+        links = find_article_links(response.body, response.url, selectors=source.selectors or None,
+                                   content_type=content_type)
+        self._poll_succeeded(state, now)
+        if not links:
+            log.warning("source %s: %s: no article links found%s", source.id, response.url,
+                        " with the configured selectors" if source.selectors else "")
+        titles = {self._canonical(link.url): link.text for link in links}
+        for url in self._unknown(source, list(titles))[: self.runtime.config.crawl.max_articles_per_poll]:
+            yield self.article_request(source, url, title=titles[url], published=None, language=source.language)
+
+    # -- articles ----------------------------------------------------------------------------
+
+    def article_request(self, source: SourceConfig, url: str, *, title: str, published: datetime | None,
+                        language: str | None, summary: str = "") -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            meta={
+                "newsmon_source": source.id,
+                "newsmon_entry": {"url": url, "title": title, "published": published, "language": language,
+                                  "summary": summary},
+                "handle_httpstatus_list": HANDLED_STATUSES,
+            },
+        )
+
+    def parse_article(self, response: Response) -> Iterable[Any]:
+        from monitor.extract import extract_page
+
+        source = self.runtime.source(response.meta["newsmon_source"])
+        entry = response.meta["newsmon_entry"]
+        now = utcnow()
+        if response.status >= 400:
+            self._article_error(source, entry["url"], f"HTTP {response.status}", now,
+                                permanent=response.status in (404, 410, 451))
+            return
+        page = extract_page(response.body, response.url, _header(response, "Content-Type"), entry["language"])
+        text = page.text or entry["summary"]
+        if not text.strip():
+            self._article_error(source, entry["url"], page.error or "no main text found", now, permanent=True)
+            return
+        yield Article(
+            url=entry["url"],
+            source_id=source.id,
+            title=page.title or entry["title"],
+            text=text,
+            language=page.language or entry["language"],
+            language_source=getattr(page, "language_source", "detected"),
+            published=entry["published"] or page.published,
+            fetched=now,
+            summary=entry["summary"],
+            tags=list(source.tags),
+        )
+
+    def article_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        source = self.runtime.source(request.meta["newsmon_source"])
+        self._article_error(source, request.url, describe_failure(failure), utcnow(), permanent=False)
+
+    def _article_error(self, source: SourceConfig, url: str, reason: str, now: datetime, permanent: bool) -> None:
+        self.runtime.report(source.id).article_errors += 1
+        self.crawler.stats.inc_value("newsmon/articles/errors")
+        log.warning("source %s: %s: %s", source.id, url, reason)
+        if permanent:  # retrying will not help: remember the URL so it is not fetched again
+            self.runtime.store.mark_seen(url, source.id, "error", now)
+
+    def _article_from_text(self, source, url, title, text, language, published, now) -> Article:
+        return Article(url=url, source_id=source.id, title=title, text=text, language=language,
+                       language_source="declared" if language else "detected", published=published,
+                       fetched=now, summary=text[:500], tags=list(source.tags))
+
+    # -- source state ------------------------------------------------------------------------
+
+    def index_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        source = self.runtime.source(request.meta["newsmon_source"])
+        state = self.runtime.store.source_state(source.id)
+        self._poll_failed(state, source, request.url, describe_failure(failure), utcnow())
+
+    def _poll_succeeded(self, state: SourceState, now: datetime) -> None:
+        state.last_poll = state.last_success = now
+        state.polls += 1
+        state.consecutive_errors = 0
+        state.retry_after_until = None
+        self.crawler.stats.inc_value("newsmon/polls/ok")
+        self.runtime.store.save_source_state(state)
+
+    def _poll_failed(self, state: SourceState, source: SourceConfig, url: str, reason: str, now: datetime) -> None:
+        state.last_poll = state.last_error_at = now
+        state.polls += 1
+        state.consecutive_errors += 1
+        state.last_error = reason
+        self.runtime.report(source.id).errors.append(reason)
+        self.crawler.stats.inc_value("newsmon/polls/errors")
+        log.error("source %s: %s: %s", source.id, url, reason)
+        self.runtime.store.save_source_state(state)
+
+    def _unknown(self, source: SourceConfig, urls: list[str]) -> list[str]:
+        known = self.runtime.store.known_urls(urls)
+        self.runtime.report(source.id).seen += len(known)
+        return [u for u in urls if u not in known]
+
+    @staticmethod
+    def _canonical(url: str) -> str:
+        from monitor.urls import canonical_url
+
+        return canonical_url(url)
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
