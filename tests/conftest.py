@@ -1,0 +1,36 @@
+"""Shared test fixtures. The seeds and the third-party corpus sit beside the checkout in ../shared."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+SEEDS = SHARED / "seeds"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    assert CORPUS.is_dir(), f"the shared corpus is expected at {CORPUS}"
+    return CORPUS
+
+
+def run_newsmon(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `newsmon` command line in a subprocess (each crawl needs a fresh Twisted reactor)."""
+    full_env = dict(os.environ)
+    full_env.pop("NEWSMON_CONFIG", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
