@@ -1,0 +1,75 @@
+"""Generic webhook: a JSON POST of the versioned payload (docs/alerts.md, "Webhook payload").
+
+Config: `url` (secret), `secret` (optional HMAC key), `headers` (extra headers), `rate_limit`, `timeout`.
+Headers sent: `Content-Type: application/json`, `Idempotency-Key` (the same on every retry of one
+message), `X-Newsmon-Event` (alert|update|digest) and, with a secret,
+`X-Newsmon-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from alerts.config import WebhookConfig
+from alerts.http import post
+from alerts.message import Notification
+
+PAYLOAD_VERSION = 1
+
+
+def render_webhook(n: Notification) -> dict[str, object]:
+    """The payload, version 1. Adding fields is compatible; renaming or removing one bumps `version`."""
+    return {
+        "version": PAYLOAD_VERSION,
+        "id": n.idempotency_key,
+        "event": n.mode,
+        "channel": n.channel,
+        "group_key": n.group_key,
+        "earlier": n.earlier,
+        "title": n.title,
+        "created": n.created.isoformat(),
+        "alerts": [a.to_json() for a in n.alerts],
+    }
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance: float = 300, now: float | None = None) -> bool:
+    """What a receiver does: check the signature and that the timestamp is recent."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        t = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - t) > tolerance:
+        return False
+    expected = sign(secret, t, body).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+class WebhookChannel:
+    def __init__(self, name: str, config: WebhookConfig, timeout: float) -> None:
+        self.name = name
+        self.config = config
+        self.timeout = config.timeout or timeout
+        self.label = f"webhook {name}"
+
+    def send(self, message: Notification) -> None:
+        body = json.dumps(render_webhook(message), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = {k: v.get_secret_value() for k, v in self.config.headers.items()}
+        headers.update(
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "Idempotency-Key": message.idempotency_key,
+                "X-Newsmon-Event": message.mode,
+            }
+        )
+        if self.config.secret is not None:
+            headers["X-Newsmon-Signature"] = sign(self.config.secret.get_secret_value(), int(time.time()), body)
+        post(self.label, self.config.url.get_secret_value(), body, headers, self.timeout, self.config.secrets())
