@@ -23,7 +23,7 @@ _TRACKING_EXACT = frozenset(
         "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "twclid", "ttclid", "igshid",
         "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "ref_url",
         "referrer", "cmpid", "ocid", "ncid", "sr_share", "smid", "spm", "wt.mc_id",
-        "__twitter_impression", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
+        "__twitter_impression", "hpt", "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3",
         "at_custom4", "xtor", "s_cid", "icid", "oly_enc_id", "oly_anon_id", "vero_id",
     }
 )
