@@ -122,14 +122,14 @@ def _describe(exc: BaseException | None) -> str:
 
 def _published(entry: Any, language: str | None) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        parsed = dict.get(entry, key)  # plain dict access: no feedparser fallback-mapping warnings
         if parsed:
             try:
                 return datetime(*parsed[:6], tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
     for key in ("published", "updated", "created", "date"):
-        raw = entry.get(key)
+        raw = dict.get(entry, key)
         if raw:
             dt = parse_date(raw, language)
             if dt is not None:
@@ -138,23 +138,23 @@ def _published(entry: Any, language: str | None) -> datetime | None:
 
 
 def _entry_url(entry: Any, base: str) -> str:
-    link = entry.get("link") or ""
-    if not link:
-        for candidate in entry.get("links") or []:
-            if candidate.get("href") and candidate.get("rel", "alternate") == "alternate":
-                link = candidate["href"]
-                break
-    if not link:
-        guid = entry.get("id") or ""
-        if entry.get("guidislink") or re.match(r"https?://", guid):
-            link = guid
-    link = link.strip()
-    if not link:
-        return ""
-    try:
-        return urljoin(base, link)
-    except ValueError:
-        return link
+    candidates = [entry.get("link") or ""]
+    candidates += [
+        c.get("href") or "" for c in entry.get("links") or [] if c.get("rel", "alternate") == "alternate"
+    ]
+    if entry.get("guidislink") or re.match(r"https?://", entry.get("id") or ""):
+        candidates.append(entry.get("id") or "")
+    for link in candidates:
+        link = link.strip()
+        if not link:
+            continue
+        try:
+            link = urljoin(base, link)
+        except ValueError:
+            continue
+        if link.startswith(("http://", "https://")):
+            return link
+    return ""
 
 
 def _content(entry: Any) -> str:
