@@ -1,0 +1,53 @@
+"""Multi-pattern matching: every rule term compiled into one Aho-Corasick automaton per language.
+
+`build_automata(terms, languages)` returns {language: automaton, None: automaton-with-every-rule};
+each automaton maps a folded pattern to the tuple of Terms that share it. `find_hits(folded, automaton)`
+scans a folded text once and yields (start, end, term) for each hit whose word boundaries hold
+(boundaries are Unicode-aware: letters, digits and marks of any script continue a word; CJK does not).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import ahocorasick
+
+from monitor.classify.normalize import is_word_char
+from monitor.classify.rules import Term
+
+
+def _build(terms: Iterable[Term]) -> Any:
+    by_pattern: dict[str, list[Term]] = defaultdict(list)
+    for t in terms:
+        by_pattern[t.pattern].append(t)
+    automaton = ahocorasick.Automaton()
+    for pattern, group in by_pattern.items():
+        automaton.add_word(pattern, (len(pattern), tuple(group)))
+    if not by_pattern:
+        automaton.add_word("\x00\x00", (2, ()))  # an automaton needs one word to be built
+    automaton.make_automaton()
+    return automaton
+
+
+def build_automata(terms: tuple[Term, ...], languages: frozenset[str]) -> dict[str | None, Any]:
+    automata: dict[str | None, Any] = {None: _build(terms)}
+    for lang in languages:
+        automata[lang] = _build(t for t in terms if t.language in (lang, "*"))
+    return automata
+
+
+def find_hits(text: str, automaton: Any) -> Iterator[tuple[int, int, Term]]:
+    """Every (start, end, term) hit in the folded `text`, end exclusive."""
+    n = len(text)
+    wc = is_word_char
+    for last, (length, group) in automaton.iter(text):
+        start = last - length + 1
+        end = last + 1
+        before = start > 0 and wc(text[start - 1])
+        after = end < n and wc(text[end])
+        for term in group:
+            if (term.left and before) or (term.right and after):
+                continue
+            yield start, end, term

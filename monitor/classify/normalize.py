@@ -1,0 +1,169 @@
+"""Language-aware text folding with an offset map back to the original text.
+
+`fold(text)` returns a `Folded` text in which:
+
+* Unicode is NFKC-normalised and case-folded (so fullwidth "ＡＴ＆Ｔ" is "at&t", "Störung" is "störung");
+* Vietnamese (and any Latin text) written with decomposed diacritics equals the precomposed form;
+* Arabic diacritics (harakat, superscript alef) and tatweel are dropped, alef forms (أ إ آ ٱ) fold to ا,
+  alef maqsura ى to ي, ta marbuta ة to ه, Persian ک/ی to ك/ي;
+* Traditional Chinese characters are folded to Simplified (OpenCC `t2s`, character by character);
+* every whitespace character is a plain space, hyphens and dashes inside words are spaces
+  ("Fake-News" is "fake news"), zero-width characters and soft hyphens are dropped.
+
+`Folded.offsets` maps each folded character (and the end position) to its index in the original
+text, so a hit found in the folded text is reported where it stands in the original.
+Offsets are None when the folding was one-to-one (the common, fast case).
+
+Pure functions; the fold table is built lazily, one character at a time, and cached for the process.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+_SPECIAL = "\x00"  # marks a character whose fold is not exactly one character
+
+# Characters removed entirely.
+_DROP = set(
+    [chr(c) for c in range(0x064B, 0x0660)]      # Arabic harakat, shadda, sukun, maddah above...
+    + ["\u0670", "\u0640", "\u06E1"]             # superscript alef, tatweel, small high dotless head
+    + ["\u200B", "\u200C", "\u200D", "\u2060", "\uFEFF", "\u00AD"]
+)
+# One-to-one letter foldings applied after NFKC + casefold.
+_LETTERS = {
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا",
+    "ى": "ي", "ی": "ي", "ئ": "ي", "ة": "ه", "ک": "ك", "ۀ": "ه",
+    "ё": "е",                                    # Russian ё is written е in most news text
+    "-": " ", "\u2010": " ", "\u2011": " ", "\u2012": " ", "\u2013": " ", "\u2014": " ",
+    "_": " ", "’": "'", "‘": "'", "ʼ": "'", "`": "'",
+}
+
+_t2s_lock = threading.Lock()
+_t2s_converter = None
+
+
+def _t2s(ch: str) -> str:
+    global _t2s_converter
+    if _t2s_converter is None:
+        with _t2s_lock:
+            if _t2s_converter is None:
+                import opencc
+
+                _t2s_converter = opencc.OpenCC("t2s")
+    out = _t2s_converter.convert(ch)
+    return out if len(out) == 1 else ch
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x3FFFF
+
+
+def fold_piece(piece: str) -> str:
+    """Fold a short piece of text character by character (no offsets). Used for keyword terms and
+    for the rare characters that do not fold one-to-one."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKC", piece).casefold():
+        if ch in _DROP:
+            continue
+        ch = _LETTERS.get(ch, ch)
+        if ch.isspace():
+            ch = " "
+        elif _is_cjk(ch):
+            ch = _t2s(ch)
+        out.append(ch)
+    return "".join(out)
+
+
+class _FoldTable(dict):
+    """str.translate table: char -> its one-character fold, or _SPECIAL when it needs the slow path."""
+
+    def __missing__(self, key: int) -> str:
+        ch = chr(key)
+        if ch in _DROP or unicodedata.combining(ch) or ch == _SPECIAL:
+            value = _SPECIAL
+        else:
+            folded = fold_piece(ch)
+            value = folded if len(folded) == 1 else _SPECIAL
+        self[key] = value
+        return value
+
+
+_TABLE = _FoldTable()
+_ASCII_TABLE = str.maketrans({"-": " ", "_": " ", "`": "'", "\t": " ", "\n": " ", "\r": " ",
+                              "\x0b": " ", "\x0c": " ", "\x00": " "})
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    text: str
+    offsets: list[int] | None  # len(text) + 1 entries, or None for identity
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a [start, end) span of the folded text to the original text."""
+        if self.offsets is None:
+            return start, end
+        lo = self.offsets[start]
+        # the end is where the next folded character starts, so that combining marks and dropped
+        # characters (Arabic diacritics) that belong to the last letter are included
+        hi = max(self.offsets[end], self.offsets[end - 1] + 1) if end > start else lo
+        return lo, hi
+
+
+def fold(text: str) -> Folded:
+    """Fold `text` for matching; see the module docstring."""
+    if text.isascii():
+        return Folded(text.lower().translate(_ASCII_TABLE), None)
+    quick = text.translate(_TABLE)
+    if _SPECIAL not in quick:
+        return Folded(quick, None)
+    return _fold_slow(text, quick)
+
+
+def _fold_slow(text: str, quick: str) -> Folded:
+    parts: list[str] = []
+    offsets: list[int] = []
+    pos = 0
+    n = len(text)
+    i = quick.find(_SPECIAL)
+    while i != -1:
+        start = i
+        # a combining mark folds together with the letter before it (NFKC composes them)
+        if start > pos and unicodedata.combining(text[start]) and quick[start - 1] != _SPECIAL:
+            start -= 1
+        end = i + 1
+        while end < n and quick[end] == _SPECIAL:
+            end += 1
+        if start > pos:
+            parts.append(quick[pos:start])
+            offsets.extend(range(pos, start))
+        piece = fold_piece(text[start:end])
+        parts.append(piece)
+        width = end - start
+        if len(piece) == width:
+            offsets.extend(range(start, end))
+        else:
+            offsets.extend(start + min(k, width - 1) for k in range(len(piece)))
+        pos = end
+        i = quick.find(_SPECIAL, end)
+    if pos < n:
+        parts.append(quick[pos:])
+        offsets.extend(range(pos, n))
+    offsets.append(n)
+    return Folded("".join(parts), offsets)
+
+
+def is_word_char(ch: str) -> bool:
+    """True for characters that continue a word (letters, digits, marks) in any script, except CJK
+    ideographs and kana, which are written without word boundaries."""
+    if ch.isalnum():
+        return not _is_cjk(ch) and not ("\u3040" <= ch <= "\u30ff")
+    return unicodedata.category(ch).startswith("M") if ord(ch) > 127 else False
+
+
+def is_unbounded_script(ch: str) -> bool:
+    """Scripts written without spaces between words: a term starting or ending with one of these
+    characters needs no word boundary on that side."""
+    return _is_cjk(ch) or "\u3040" <= ch <= "\u30ff" or "\u0e00" <= ch <= "\u0e7f"

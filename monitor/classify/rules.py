@@ -1,0 +1,399 @@
+"""Loading and validating keyword files into an immutable `RuleSet`.
+
+Keyword file format (YAML, one language per file; see docs/keywords.md):
+
+    language: de                 # ISO 639-1 code, or "*" for rules applied to every language
+    categories:
+      outage:
+        threshold: 3             # optional: score needed to flag, for this language
+        title_weight: 2          # optional: multiplier for hits in the title
+        require_context: true    # optional: weak/medium triggers need a context term (or a strong one)
+        strong: [Netzausfall, "*störung im netz"]   # weight 3 each
+        medium: [...]            # weight 2
+        weak: [Ausfall, "störung*"]                  # weight 1
+        context: [Mobilfunk, App, Kunden]            # weight 1, counted only together with a trigger
+        negative: [Fußball]      # subtracts 2 (or the weight given)
+        veto: [Kinofilm]         # any hit vetoes the category for the article
+
+A term is a string (`*` at the start or end is a wildcard: no word boundary needed there), or a
+one-key mapping `term: weight`, or a mapping `{term: ..., weight: ..., field: title|text|any}`.
+
+Entities (watchlist) file:  `entities: [{name: China Unicom, aliases: [中国联通, 联通]}]`.
+
+`load_ruleset(cfg, base_dir)` is all-or-nothing: it returns a new RuleSet or raises KeywordError with
+every problem found (file, line, path, message). Config keys read: see ClassifyConfig.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from monitor.classify.config import ClassifyConfig
+from monitor.classify.normalize import fold_piece, is_unbounded_script, is_word_char
+from monitor.errors import ConfigProblem, KeywordError
+
+DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "keywords"
+ENTITIES_FILE = "entities.yaml"
+
+GROUPS: dict[str, tuple[str, float]] = {   # group -> (kind, default weight)
+    "strong": ("strong", 3.0),
+    "medium": ("trigger", 2.0),
+    "weak": ("trigger", 1.0),
+    "context": ("context", 1.0),
+    "negative": ("negative", 2.0),
+    "veto": ("veto", 0.0),
+}
+SETTINGS = {"threshold", "title_weight", "require_context", "description"}
+FIELDS = ("any", "title", "text")
+DEFAULT_THRESHOLD = 3.0
+_CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_LANGUAGE = re.compile(r"([a-z]{2,3}|\*)\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One compiled rule term (or entity alias, kind "entity")."""
+
+    category: str          # "" for entity aliases
+    term: str              # as written in the file, e.g. "*ausfall"
+    pattern: str           # folded, wildcards stripped: what the automaton looks for
+    language: str          # "*" for language-neutral rules
+    weight: float
+    kind: str              # strong | trigger | context | negative | veto | entity
+    field: str             # any | title | text
+    left: bool             # needs a word boundary before the pattern
+    right: bool            # needs a word boundary after the pattern
+    entity: str = ""       # canonical entity name, for kind "entity"
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySettings:
+    threshold: float
+    title_weight: float
+    require_context: bool
+    require_entity: bool
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Compiled rules; immutable, safe to share between threads. Build with `load_ruleset`."""
+
+    categories: tuple[str, ...]
+    files: tuple[Path, ...]
+    languages: frozenset[str]                 # languages that have their own rules
+    terms: tuple[Term, ...]
+    entities: tuple[str, ...]                 # canonical watchlist names
+    _settings: dict[tuple[str, str], CategorySettings] = field(repr=False)
+    _automata: dict[str | None, Any] = field(repr=False, default_factory=dict)
+
+    def settings(self, language: str | None, category: str) -> CategorySettings:
+        key = (language if language in self.languages else "*", category)
+        return self._settings.get(key) or self._settings[("*", category)]
+
+    def automaton(self, language: str | None) -> Any:
+        """The automaton for `language`'s rules plus language-neutral rules and entities; for a
+        language without rules of its own (or None), every rule."""
+        key = language if language in self.languages else None
+        return self._automata[key]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[ConfigProblem] = []
+
+    def add(self, file: Path | str, line: int | None, path: str, message: str) -> None:
+        self.problems.append(ConfigProblem(str(file), line, path, message))
+
+
+def _line(node: Any, key: Any = None, index: int | None = None) -> int | None:
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if key is not None:
+            return int(lc.key(key)[0]) + 1
+        if index is not None:
+            return int(lc.item(index)[0]) + 1
+        return int(lc.line) + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def _read_yaml(path: Path, errors: _Collector) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        errors.add(path, None, "", "no such file")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.add(path, None, "", f"cannot read: {exc}")
+        return None
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        errors.add(path, line, "", f"invalid YAML: {exc.problem or exc.context}")
+    except YAMLError as exc:
+        errors.add(path, None, "", f"invalid YAML: {exc}")
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def compile_term(raw: str, category: str, language: str, weight: float, kind: str, fld: str,
+                 entity: str = "") -> Term | str:
+    """Compile one term; returns the Term or a problem message."""
+    text = raw.strip()
+    if not text:
+        return "empty term"
+    left_wild = text.startswith("*")
+    right_wild = text.endswith("*") and len(text) > 1
+    core = text.strip("*")
+    if "*" in core:
+        return f'term "{raw}": "*" is only allowed at the start or end of a term'
+    pattern = " ".join(fold_piece(core).split())
+    if not pattern:
+        return f'term "{raw}" has nothing to match'
+    if len(pattern) < 2 and not is_unbounded_script(pattern[0]):
+        return f'term "{raw}" is too short (one character)'
+    left = not left_wild and is_word_char(pattern[0]) and not is_unbounded_script(pattern[0])
+    right = not right_wild and is_word_char(pattern[-1]) and not is_unbounded_script(pattern[-1])
+    return Term(category, raw, pattern, language, weight, kind, fld, left, right, entity)
+
+
+def _parse_term(item: Any, seq: Any, idx: int, group: str, where: str, ctx: dict[str, Any],
+                errors: _Collector) -> Term | None:
+    kind, weight = GROUPS[group]
+    file, line = ctx["file"], _line(seq, index=idx) or ctx["line"]
+    path = f"{where}[{idx}]"
+    fld = "any"
+    if isinstance(item, str):
+        raw = item
+    elif isinstance(item, dict) and "term" in item:
+        unknown = sorted(set(item) - {"term", "weight", "field"})
+        if unknown:
+            errors.add(file, line, path, f'unknown key "{unknown[0]}" (expected term, weight, field)')
+            return None
+        raw = item["term"]
+        weight = item.get("weight", weight)
+        fld = item.get("field", "any")
+    elif isinstance(item, dict) and len(item) == 1:
+        raw, weight = next(iter(item.items()))
+    else:
+        errors.add(file, line, path, "expected a term, `term: weight` or {term, weight, field}")
+        return None
+    if not isinstance(raw, str):
+        errors.add(file, line, path, f"term must be text, got {raw!r}")
+        return None
+    if not _is_number(weight):
+        errors.add(file, line, path, f'term "{raw}": weight must be a number, got {weight!r}')
+        return None
+    if kind != "veto" and weight <= 0:
+        errors.add(file, line, path, f'term "{raw}": weight must be greater than 0')
+        return None
+    if fld not in FIELDS:
+        errors.add(file, line, path, f'term "{raw}": field must be "any", "title" or "text", got {fld!r}')
+        return None
+    compiled = compile_term(raw, ctx["category"], ctx["language"], float(weight), kind, fld)
+    if isinstance(compiled, str):
+        errors.add(file, line, path, compiled)
+        return None
+    return compiled
+
+
+def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[Term],
+                        settings: list[tuple[str, str, dict[str, Any]]]) -> None:
+    if not isinstance(data, dict):
+        errors.add(path, _line(data) if data is not None else 1, "",
+                   "expected a mapping with keys language and categories")
+        return
+    for key in data:
+        if key not in ("language", "categories"):
+            errors.add(path, _line(data, key=key), str(key), f'unknown key "{key}" (expected language, categories)')
+    language = data.get("language")
+    if language is None:
+        errors.add(path, _line(data), "language", "missing (an ISO 639-1 code such as en, or *)")
+        return
+    if not isinstance(language, str) or not _LANGUAGE.match(language):
+        errors.add(path, _line(data, key="language"), "language",
+                   f"{language!r} is not an ISO 639-1 code (such as en) or *")
+        return
+    cats = data.get("categories")
+    if not isinstance(cats, dict) or not cats:
+        errors.add(path, _line(data, key="categories") if "categories" in data else _line(data),
+                   "categories", "expected a mapping of category name to terms")
+        return
+    for name, body in cats.items():
+        cline = _line(cats, key=name)
+        where = f"categories.{name}"
+        if not isinstance(name, str) or not _CATEGORY_NAME.match(name):
+            errors.add(path, cline, where, f'invalid category name "{name}": use lowercase letters, digits and _')
+            continue
+        if not isinstance(body, dict):
+            errors.add(path, cline, where, "expected a mapping of groups (strong, medium, weak, context, negative, veto)")
+            continue
+        cat_settings: dict[str, Any] = {}
+        for key, value in body.items():
+            kline = _line(body, key=key) or cline
+            kpath = f"{where}.{key}"
+            if key in GROUPS:
+                if not isinstance(value, list):
+                    errors.add(path, kline, kpath, "expected a list of terms")
+                    continue
+                ctx = {"file": path, "line": kline, "category": name, "language": language}
+                for idx, item in enumerate(value):
+                    term = _parse_term(item, value, idx, key, kpath, ctx, errors)
+                    if term is not None:
+                        terms.append(term)
+            elif key in ("threshold", "title_weight"):
+                low_ok = key == "title_weight"
+                if not _is_number(value) or value < (1 if low_ok else 0) or (value == 0 and not low_ok):
+                    need = "a number >= 1" if low_ok else "a number greater than 0"
+                    errors.add(path, kline, kpath, f"must be {need}, got {value!r}")
+                else:
+                    cat_settings[key] = float(value)
+            elif key == "require_context":
+                if not isinstance(value, bool):
+                    errors.add(path, kline, kpath, f"must be true or false, got {value!r}")
+                else:
+                    cat_settings[key] = value
+            elif key == "description":
+                continue
+            else:
+                errors.add(path, kline, kpath, f'unknown key "{key}" (expected one of: '
+                           + ", ".join([*GROUPS, *sorted(SETTINGS)]) + ")")
+        settings.append((language, name, cat_settings))
+
+
+def _parse_entities_file(path: Path, data: Any, errors: _Collector, out: list[tuple[str, list[str]]]) -> None:
+    if not isinstance(data, dict) or set(data) != {"entities"} or not isinstance(data["entities"], list):
+        errors.add(path, _line(data) if data is not None else 1, "",
+                   "expected a mapping with one key, entities: a list of {name, aliases}")
+        return
+    seq = data["entities"]
+    for idx, item in enumerate(seq):
+        line = _line(seq, index=idx)
+        where = f"entities[{idx}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"].strip():
+            errors.add(path, line, where, "expected {name: ..., aliases: [...]} with a non-empty name")
+            continue
+        unknown = sorted(set(item) - {"name", "aliases"})
+        if unknown:
+            errors.add(path, line, where, f'unknown key "{unknown[0]}" (expected name, aliases)')
+            continue
+        aliases = item.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            errors.add(path, line, f"{where}.aliases", "expected a list of non-empty names")
+            continue
+        out.append((item["name"].strip(), [str(a) for a in aliases]))
+
+
+def _expand(entry: str, base_dir: Path, errors: _Collector) -> list[Path]:
+    path = (base_dir / entry).resolve() if not Path(entry).is_absolute() else Path(entry)
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if path.is_file():
+        return [path]
+    errors.add(path, None, "", "no such file or directory")
+    return []
+
+
+def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
+    """Load, validate and compile the keyword files `cfg` names. All-or-nothing: returns a new
+    RuleSet or raises KeywordError listing every problem."""
+    from monitor.classify.matcher import build_automata
+
+    errors = _Collector()
+    keyword_files: list[Path] = []
+    entity_files: list[Path] = []
+    if cfg.defaults:
+        for p in sorted(DEFAULTS_DIR.glob("*.yaml")):
+            (entity_files if p.name == ENTITIES_FILE else keyword_files).append(p)
+    for entry in cfg.keywords:
+        keyword_files.extend(_expand(entry, base_dir, errors))
+    if cfg.watchlist:
+        entity_files.extend(_expand(cfg.watchlist, base_dir, errors))
+
+    terms: list[Term] = []
+    settings: list[tuple[str, str, dict[str, Any]]] = []
+    wanted = set(cfg.languages) if cfg.languages is not None else None
+    for path in keyword_files:
+        data = _read_yaml(path, errors)
+        if data is None and errors.problems and errors.problems[-1].file == str(path):
+            continue
+        file_terms: list[Term] = []
+        file_settings: list[tuple[str, str, dict[str, Any]]] = []
+        _parse_keyword_file(path, data, errors, file_terms, file_settings)
+        lang = data.get("language") if isinstance(data, dict) else None
+        if wanted is not None and lang != "*" and lang not in wanted:
+            continue  # validated, but not used
+        terms.extend(file_terms)
+        settings.extend(file_settings)
+
+    entity_defs: list[tuple[str, list[str]]] = []
+    for path in entity_files:
+        data = _read_yaml(path, errors)
+        if data is not None:
+            _parse_entities_file(path, data, errors, entity_defs)
+    entity_defs.extend((e.name, list(e.aliases)) for e in cfg.entities)
+
+    categories = sorted({t.category for t in terms} | {name for _, name, _ in settings})
+    for name, over in cfg.categories.items():
+        if name not in categories:
+            errors.add("config", None, f"classify.categories.{name}",
+                       f'unknown category "{name}" (known: {", ".join(categories) or "none"})')
+    entity_names: list[str] = []
+    for name, aliases in entity_defs:
+        if name not in entity_names:
+            entity_names.append(name)
+        for alias in dict.fromkeys([name, *aliases]):
+            compiled = compile_term(alias, "", "*", 0.0, "entity", "any", entity=name)
+            if isinstance(compiled, str):
+                errors.add("config", None, "classify.entities", f"{name}: {compiled}")
+            else:
+                terms.append(compiled)
+    if errors.problems:
+        raise KeywordError(errors.problems)
+
+    disabled = {n for n, c in cfg.categories.items() if not c.enabled}
+    categories = [c for c in categories if c not in disabled]
+    terms = [t for t in terms if t.category not in disabled]
+    languages = frozenset(t.language for t in terms if t.language != "*" and t.kind != "entity")
+    resolved: dict[tuple[str, str], CategorySettings] = {}
+    for lang in ["*", *sorted(languages)]:
+        for cat in categories:
+            merged: dict[str, Any] = {"threshold": DEFAULT_THRESHOLD, "title_weight": cfg.title_weight,
+                                      "require_context": False}
+            for slang, sname, values in settings:
+                if sname == cat and slang == "*":
+                    merged.update(values)
+            for slang, sname, values in settings:
+                if sname == cat and slang == lang and lang != "*":
+                    merged.update(values)
+            over = cfg.categories.get(cat)
+            if over is not None:
+                if over.threshold is not None:
+                    merged["threshold"] = over.threshold
+                if over.title_weight is not None:
+                    merged["title_weight"] = over.title_weight
+            resolved[(lang, cat)] = CategorySettings(
+                threshold=merged["threshold"], title_weight=merged["title_weight"],
+                require_context=merged["require_context"],
+                require_entity=bool(over and over.require_entity),
+            )
+    files = tuple(dict.fromkeys([*keyword_files, *entity_files]))
+    all_terms = tuple(terms)
+    return RuleSet(
+        categories=tuple(categories), files=files, languages=languages, terms=all_terms,
+        entities=tuple(entity_names), _settings=resolved,
+        _automata=build_automata(all_terms, languages),
+    )

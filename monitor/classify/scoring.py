@@ -1,0 +1,120 @@
+"""Scoring hits into a Classification (pure).
+
+Per category, for the rules of the article's language plus language-neutral rules:
+
+* each distinct term counts once, with its weight times the title multiplier when it hit the title
+  (a term scoped to `title` or `text` counts only there);
+* a hit inside a longer hit of the same category is dropped ("anti-fraud" consumes "fraud",
+  "netzausfall" consumes "*ausfall");
+* context terms count only together with triggers (strong/medium/weak): they add at most
+  CONTEXT_CAP (2) and never more than the triggers' sum;
+* negative terms subtract their weight; a veto term blocks the category;
+* the category is flagged when score >= threshold, it is not vetoed, its context requirement holds
+  (`require_context`: a strong term, or a trigger plus a context term) and, with `require_entity`,
+  a watchlist entity was found.
+"""
+
+from __future__ import annotations
+
+from monitor.classify.normalize import Folded, is_word_char
+from monitor.classify.rules import RuleSet, Term
+from monitor.models import Classification, Match
+
+TRIGGERS = ("strong", "trigger")
+
+
+_PRIORITY = {"veto": 0, "negative": 1, "strong": 2, "trigger": 3, "context": 4}
+CONTEXT_CAP = 2.0   # context terms add at most this much, and never more than the triggers
+
+
+def _resolve_overlaps(hits: list[tuple[str, int, int, Term]]) -> list[tuple[str, int, int, Term]]:
+    """Drop hits contained in a longer (or equal, higher-priority) hit of the same category and field."""
+    hits.sort(key=lambda h: (h[3].category, h[0], h[1], -h[2], _PRIORITY[h[3].kind], -h[3].weight))
+    kept: list[tuple[str, int, int, Term]] = []
+    last_key: tuple[str, str] | None = None
+    last_end = -1
+    for h in hits:
+        key = (h[3].category, h[0])
+        if key != last_key:
+            last_key, last_end = key, -1
+        if h[2] <= last_end:
+            continue
+        kept.append(h)
+        last_end = h[2]
+    return kept
+
+
+def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
+    """Widen a wildcard hit to the whole word for display: "*ausfall" shows "Netzausfall"."""
+    if term.term.startswith("*"):
+        while start > 0 and is_word_char(text[start - 1]):
+            start -= 1
+    if term.term.endswith("*"):
+        while end < len(text) and is_word_char(text[end]):
+            end += 1
+    return start, end
+
+
+def score(fields: dict[str, tuple[str, Folded]], hits: list[tuple[str, int, int, Term]],
+          language: str | None, rules: RuleSet) -> Classification:
+    """`fields` maps "title"/"text" to (original, folded); `hits` are (field, start, end, term) in
+    folded coordinates."""
+    entities: list[str] = []
+    rule_hits: list[tuple[str, int, int, Term]] = []
+    for h in hits:
+        t = h[3]
+        if t.kind == "entity":
+            if t.entity not in entities:
+                entities.append(t.entity)
+        elif t.field == "any" or t.field == h[0]:
+            start, end = _whole_word(fields[h[0]][1].text, h[1], h[2], t)
+            rule_hits.append((h[0], start, end, t))
+    rule_hits = _resolve_overlaps(rule_hits)
+
+    # best contribution per (category, pattern): weight x field multiplier, first best hit kept
+    best: dict[tuple[str, str], tuple[float, tuple[str, int, int, Term]]] = {}
+    for h in rule_hits:
+        t = h[3]
+        mult = rules.settings(language, t.category).title_weight if h[0] == "title" else 1.0
+        value = t.weight * mult
+        key = (t.category, t.pattern)
+        if key not in best or value > best[key][0]:
+            best[key] = (value, h)
+
+    per_cat: dict[str, dict[str, float]] = {}
+    vetoed: dict[str, list[str]] = {}
+    chosen: dict[str, list[tuple[float, tuple[str, int, int, Term]]]] = {}
+    for (cat, _), (value, h) in best.items():
+        kind = h[3].kind
+        acc = per_cat.setdefault(cat, {"strong": 0.0, "trigger": 0.0, "context": 0.0, "negative": 0.0})
+        if kind == "veto":
+            vetoed.setdefault(cat, []).append(h[3].term)
+        else:
+            acc[kind] += value
+        chosen.setdefault(cat, []).append((value, h))
+
+    scores: dict[str, float] = {}
+    flagged: list[str] = []
+    matches: list[Match] = []
+    for cat, acc in per_cat.items():
+        if acc["strong"] + acc["trigger"] + acc["negative"] == 0 and cat not in vetoed:
+            continue  # context terms alone say nothing
+        settings = rules.settings(language, cat)
+        trig = acc["strong"] + acc["trigger"]
+        ctx = min(acc["context"], CONTEXT_CAP, trig)
+        total = round(trig + ctx - acc["negative"], 3)
+        scores[cat] = total
+        context_ok = not settings.require_context or acc["strong"] > 0 or (trig > 0 and acc["context"] > 0)
+        if (total >= settings.threshold and cat not in vetoed and context_ok
+                and (not settings.require_entity or entities)):
+            flagged.append(cat)
+        for value, (fld, start, end, t) in chosen[cat]:
+            original, folded = fields[fld]
+            lo, hi = folded.original_span(start, end)
+            weight = -value if t.kind == "negative" else (0.0 if t.kind == "context" and trig == 0 else value)
+            matches.append(Match(category=cat, term=t.term, text=original[lo:hi], field=fld, offset=lo,
+                                 weight=round(weight, 3), language=t.language))
+    matches.sort(key=lambda m: (m.category, m.field != "title", m.offset))
+    flagged.sort(key=rules.categories.index)
+    return Classification(categories=flagged, scores=scores, matches=matches, entities=entities,
+                          language=language, vetoed=vetoed)
