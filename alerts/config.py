@@ -48,6 +48,24 @@ def _check_rate(value: Any) -> str | None:
 Rate = Annotated[Union[str, None], BeforeValidator(_check_rate)]
 
 
+def secret_parts(values: list[str]) -> list[str]:
+    """The secrets and, for URLs, the parts that carry a token (user, password, path segments, query
+    values), longest first, so scrubbing an error message also catches a path echoed back alone."""
+    out = set()
+    for value in values:
+        if not value:
+            continue
+        out.add(value)
+        if "://" in value:
+            parts = urlsplit(value)
+            out.update(p for p in (parts.username, parts.password) if p)
+            out.update(seg for seg in parts.path.split("/") if len(seg) >= 6)
+            out.update(v for kv in parts.query.split("&") for v in [kv.partition("=")[2]] if len(v) >= 6)
+        else:
+            out.update(w for w in value.split() if len(w) >= 6)  # e.g. "Bearer <token>"
+    return sorted(out, key=len, reverse=True)
+
+
 def _http_url(secret: SecretStr) -> SecretStr:
     parts = urlsplit(secret.get_secret_value())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -76,7 +94,7 @@ class _ChannelBase(_Model):
                 out.append(value.get_secret_value())
             elif isinstance(value, dict):
                 out += [v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)]
-        return [s for s in out if s]
+        return secret_parts(out)
 
 
 class SlackConfig(_ChannelBase):
