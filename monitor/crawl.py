@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 RETRY_CODES = [500, 502, 504, 520, 521, 522, 524, 408]
 
 
-def scrapy_settings(config: Config, runtime: Any = None) -> dict[str, Any]:
+def scrapy_settings(config: Config) -> dict[str, Any]:
     crawl = config.crawl
     settings: dict[str, Any] = {
         "BOT_NAME": "newsmon",
@@ -27,7 +27,7 @@ def scrapy_settings(config: Config, runtime: Any = None) -> dict[str, Any]:
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_domain,
         "DOWNLOAD_DELAY": crawl.delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "DNS_TIMEOUT": min(crawl.timeout, 20),
         "DOWNLOAD_MAXSIZE": crawl.max_size,
@@ -44,6 +44,7 @@ def scrapy_settings(config: Config, runtime: Any = None) -> dict[str, Any]:
         "ITEM_PIPELINES": {"spiders.pipelines.StorePipeline": 300},
         "LOG_LEVEL": "INFO",
         "LOGSTATS_INTERVAL": 0,
+        "STATS_DUMP": False,
         "HTTPCACHE_ENABLED": False,
         "DEFAULT_REQUEST_HEADERS": {
             "Accept": "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
@@ -53,9 +54,27 @@ def scrapy_settings(config: Config, runtime: Any = None) -> dict[str, Any]:
     }
     if config.path is not None:
         settings["NEWSMON_CONFIG"] = str(config.path)
-    if runtime is not None:
-        settings["NEWSMON_RUNTIME"] = runtime
     return settings
+
+
+class _QuietThirdParty(logging.Filter):
+    """Drops records below WARNING from Scrapy, Twisted and the extraction libraries."""
+
+    PREFIXES = ("scrapy", "twisted", "py.warnings", "protego", "trafilatura", "htmldate", "filelock")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.name.startswith(self.PREFIXES)
+
+
+def quiet_scrapy_logs() -> None:
+    """Scrapy resets its loggers to DEBUG when a crawler process starts, so its per-request lines and
+    version banner are filtered at newsmon's handlers instead (unless newsmon runs with --verbose):
+    newsmon logs what happened per source itself."""
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _QuietThirdParty) for f in handler.filters):
+            handler.addFilter(_QuietThirdParty())
 
 
 def crawl_once(runtime: Any, source_ids: list[str] | None = None) -> None:
@@ -67,6 +86,9 @@ def crawl_once(runtime: Any, source_ids: list[str] | None = None) -> None:
     sources = source_ids or [s.id for s in runtime.config.sources if s.enabled]
     if not sources:
         return
-    process = AsyncCrawlerProcess(scrapy_settings(runtime.config, runtime), install_root_handler=False)
-    process.crawl(SourceSpider, source=",".join(sources))
+    quiet_scrapy_logs()
+    settings = scrapy_settings(runtime.config)
+    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # newsmon's own logging configuration stays in force
+    process = AsyncCrawlerProcess(settings)
+    process.crawl(SourceSpider, source=",".join(sources), runtime=runtime)
     process.start()

@@ -7,8 +7,8 @@ story. Polling one source is a straight line (after Miniflux's RefreshFeed):
     → extract main text, language, date → Article item (the StorePipeline does the rest)
 
 Spider arguments: `source` (comma-separated source ids; default: every enabled source this spider
-handles). Runtime objects (config, store) come from the `NEWSMON_RUNTIME` setting, or are built from
-the `NEWSMON_CONFIG` file when run as `scrapy crawl`.
+handles) and, in-process, `runtime` (config, store, rules, alert engine); under `scrapy crawl` the runtime
+is built from the `NEWSMON_CONFIG` file.
 """
 
 from __future__ import annotations
@@ -85,18 +85,17 @@ class SourceSpider(scrapy.Spider):
     name = "news"
     kinds: tuple[str, ...] = ("feed", "sitemap", "page")
 
-    def __init__(self, source: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, source: str | None = None, runtime: Runtime | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source_arg = source
+        self.runtime = runtime  # type: ignore[assignment]
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        runtime = crawler.settings.get("NEWSMON_RUNTIME")
-        if runtime is None:
-            runtime = Runtime.from_path(crawler.settings.get("NEWSMON_CONFIG", "config.yaml"))
+        if spider.runtime is None:  # `scrapy crawl`: build one from the config file
+            spider.runtime = Runtime.from_path(crawler.settings.get("NEWSMON_CONFIG", "config.yaml"))
             spider._owns_runtime = True
-        spider.runtime = runtime
         spider.sources = spider._select_sources()
         return spider
 
