@@ -62,7 +62,10 @@ _GENERIC_LABEL_RE = re.compile(r"^\s*[^\d:：,]{1,30}[:：]\s*(?=\S)")
 _RFC822_RE = re.compile(
     r"^\s*(?:[A-Za-z]{3},?\s+)?\d{1,2}\s+[A-Za-z]{3}[a-z]*\s+\d{2,4}\s+\d{1,2}:\d{2}", re.ASCII
 )
-_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$")
+_ISO_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
+    r"|^\d{8}T\d{4}(?:\d{2})?(?:Z|[+-]\d{2}:?\d{2})?$"  # ISO basic format: 20180619T055000+0900
+)
 _TIME = r"(?:\D{0,6}?(\d{1,2})[:h](\d{2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?|SA|CH|sa|ch)?)?"
 _NUMERIC_RE = re.compile(r"(?<!\d)(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})(?!\d)" + _TIME)
 _CJK_RE = re.compile(

@@ -120,8 +120,11 @@ def detect_encoding(body: bytes, content_type: str | None = None) -> str:
     for codec in declared_encodings(body, content_type):
         if _fits(body, codec):
             return codec
-    if _fits(body, "utf_8"):
+    try:  # undeclared: only flawless UTF-8 counts as UTF-8
+        body.decode("utf-8")
         return "utf_8"
+    except UnicodeDecodeError:
+        pass
     import charset_normalizer
 
     best = charset_normalizer.from_bytes(body[:300_000]).best()
@@ -301,6 +304,10 @@ def extract_page(
     meta = _metadata(tree, url)
     # trafilatura cleans the tree it is given; metadata has been read already
     text = _main_text(markup, url)
+    if not text:  # fast mode skips trafilatura's fallback extractors; use them when it found nothing
+        text = _main_text(markup, url, fast=False)
+        if len(text) < 50:  # a stray "Home" link is not an article
+            text = ""
     hint = normalise_language(language_hint)
     language, source = meta["lang"], "declared"
     if language is None and hint:
@@ -347,6 +354,8 @@ def is_probably_article(page: ExtractedPage) -> bool:
     chars = len(page.text)
     if page.page_type and _ARTICLE_TYPES.search(page.page_type):
         return chars >= MIN_TEXT_CHARS
-    if page.page_type and page.page_type.lower() == "website" and chars < 1500:
+    if page.page_type and page.page_type.lower() == "website" and (
+        chars < 1500 or (page.link_count > 100 and chars < page.link_count * 30)
+    ):
         return False
     return chars >= 500 and chars >= page.link_count * 4
