@@ -111,7 +111,7 @@ def claim(store: SqliteStore, channel: str, now: datetime, flush: bool, lease: f
     due = "COALESCE(next_attempt_at, due_at) <= ?" if not flush else "(next_attempt_at IS NULL OR next_attempt_at <= ?)"
     with store.transaction() as conn:
         row = conn.execute(
-            f"SELECT * FROM alert_outbox WHERE {_READY} AND {due} ORDER BY COALESCE(next_attempt_at, due_at), id LIMIT 1",
+            f"SELECT * FROM alert_outbox WHERE {_READY} AND {due} ORDER BY id LIMIT 1",
             (channel, ts(now), ts(now)),
         ).fetchone()
         if row is None:

@@ -92,7 +92,7 @@ def add(
     store: SqliteStore,
     a: Article,
     c: Classification,
-    now: datetime,
+    now: datetime | None = None,
     story_id: int | None = None,
     tags: list[str] | None = None,
 ) -> int:
@@ -101,7 +101,8 @@ def add(
         article_id = store.add_article(conn, a, c, story_id)
         assert article_id is not None
         return engine.enqueue(
-            conn, article_id=article_id, article=a, result=c, source_tags=tags or [], story_id=story_id, now=now
+            conn, article_id=article_id, article=a, result=c, source_tags=tags or [], story_id=story_id,
+            now=now or engine.clock(),
         )
 
 
