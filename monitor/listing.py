@@ -142,7 +142,7 @@ def looks_like_article_url(url: str) -> bool:
     words = [w for w in _WORD_SPLIT.split(stem) if w]
     if len(words) >= 4 or (len(words) >= 3 and len(stem) >= 20):
         return True
-    if _NUMERIC_ID.search(path) or re.search(r"[?&](?:id|p|story_id|article|aid|nid)=\d{3,}", parts.query):
+    if _NUMERIC_ID.search(path) or re.search(r"(?:^|&)(?:id|p|story_id|article|aid|nid)=\d{3,}", parts.query):
         return True
     if stem != leaf and len(segments) >= 2 and len(stem) >= 12:
         return True
