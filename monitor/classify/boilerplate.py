@@ -78,6 +78,7 @@ def clean_plaintext(text: str) -> str:
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
+            in_block = False
             out.append("")
             continue
         if _LABEL_RE.match(line):
