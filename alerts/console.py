@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from alerts.config import ConsoleConfig
-from alerts.message import Notification
+from alerts.message import Notification, more_sources
 from monitor.textutil import collapse_ws
 
 
@@ -23,7 +23,7 @@ def render_console(n: Notification) -> str:
         if a.snippet:
             lines.append(f"    “{collapse_ws(a.snippet)}”")
     if n.mode != "digest" and n.others:
-        lines.append(f"    {len(n.others)} more sources:")
+        lines.append(f"    {more_sources(len(n.others))}:")
         lines += [f"      - {o.headline} ({o.source}) {o.url}" for o in n.others]
     if n.mode == "update" and n.earlier:
         lines.append(f"    ({n.earlier} earlier alerts for this story were sent before)")

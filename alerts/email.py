@@ -21,7 +21,7 @@ from email.utils import format_datetime, parseaddr
 
 from alerts.config import EmailConfig
 from alerts.http import scrub
-from alerts.message import Alert, Notification
+from alerts.message import Alert, Notification, more_sources
 from monitor.errors import NotifyError
 from monitor.textutil import collapse_ws
 
@@ -43,7 +43,7 @@ def render_text(n: Notification) -> str:
             lines.append(f"“{collapse_ws(a.snippet)}”")
         lines.append("")
     if n.mode != "digest" and n.others:
-        lines.append(f"{len(n.others)} more sources:")
+        lines.append(f"{more_sources(len(n.others))}:")
         lines += [f"- {o.headline} ({o.source}) {o.url}" for o in n.others]
         lines.append("")
     if n.mode == "update" and n.earlier:
@@ -69,7 +69,7 @@ def render_html(n: Notification) -> str:
     alerts = n.alerts if n.mode == "digest" else [n.lead]
     parts += [_html_alert(a) for a in alerts]
     if n.mode != "digest" and n.others:
-        parts.append(f"<p>{len(n.others)} more sources:</p><ul>")
+        parts.append(f"<p>{more_sources(len(n.others))}:</p><ul>")
         parts += [f'<li><a href="{e(o.url)}">{e(o.headline)}</a> ({e(o.source)})</li>' for o in n.others]
         parts.append("</ul>")
     if n.mode == "update" and n.earlier:

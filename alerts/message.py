@@ -114,6 +114,10 @@ class Notification:
         return f"{prefix}{self.lead.headline}{more}"
 
 
+def more_sources(n: int) -> str:
+    return f"{n} more source{'s' if n != 1 else ''}"
+
+
 def format_time(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -12,7 +12,7 @@ import json
 
 from alerts.config import SlackConfig
 from alerts.http import host_of, post, scrub
-from alerts.message import Alert, Notification
+from alerts.message import Alert, Notification, more_sources
 from monitor.errors import NotifyError
 
 HEADER_MAX = 150
@@ -104,10 +104,10 @@ def render_slack(n: Notification) -> dict[str, object]:
     else:
         blocks += _alert_blocks(n.lead)
         if n.mode == "update" and n.earlier:
-            others_title = f"{len(n.alerts)} more sources since the last message ({n.earlier} before)"
+            others_title = f"{more_sources(len(n.alerts))} since the last message ({n.earlier} before)"
             blocks += _list_blocks(others_title, n.alerts, BLOCKS_MAX - len(blocks) - 1)
         elif n.others:
-            blocks += _list_blocks(f"{len(n.others)} more sources", n.others, BLOCKS_MAX - len(blocks) - 1)
+            blocks += _list_blocks(f"{more_sources(len(n.others))}", n.others, BLOCKS_MAX - len(blocks) - 1)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": fit(f"newsmon · {escape(n.group_key)}", 300)}]})
     fallback = escape(n.title) + f"\n{n.lead.url}"
     if n.lead.snippet:
