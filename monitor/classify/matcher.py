@@ -38,16 +38,50 @@ def build_automata(terms: tuple[Term, ...], languages: frozenset[str]) -> dict[s
     return automata
 
 
+MAX_HITS_PER_PATTERN = 3   # scoring counts each term once; a few occurrences are enough to explain it
+
+_word_cache: dict[str, bool] = {}
+
+
+def _wc(ch: str) -> bool:
+    v = _word_cache.get(ch)
+    if v is None:
+        v = _word_cache[ch] = is_word_char(ch)
+    return v
+
+
 def find_hits(text: str, automaton: Any) -> Iterator[tuple[int, int, Term]]:
-    """Every (start, end, term) hit in the folded `text`, end exclusive."""
+    """(start, end, term) hits in the folded `text`, end exclusive; at most MAX_HITS_PER_PATTERN
+    accepted occurrences of each pattern."""
     n = len(text)
-    wc = is_word_char
-    for last, (length, group) in automaton.iter(text):
+    seen: dict[int, int] = {}
+    cache = _word_cache
+    for last, value in automaton.iter(text):
+        length, group = value
+        key = id(group)
+        if seen.get(key, 0) >= MAX_HITS_PER_PATTERN:
+            continue
         start = last - length + 1
         end = last + 1
-        before = start > 0 and wc(text[start - 1])
-        after = end < n and wc(text[end])
+        if start > 0:
+            ch = text[start - 1]
+            before = cache.get(ch)
+            if before is None:
+                before = _wc(ch)
+        else:
+            before = False
+        if end < n:
+            ch = text[end]
+            after = cache.get(ch)
+            if after is None:
+                after = _wc(ch)
+        else:
+            after = False
+        accepted = False
         for term in group:
             if (term.left and before) or (term.right and after):
                 continue
+            accepted = True
             yield start, end, term
+        if accepted:
+            seen[key] = seen.get(key, 0) + 1

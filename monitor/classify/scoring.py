@@ -46,10 +46,10 @@ def _resolve_overlaps(hits: list[tuple[str, int, int, Term]]) -> list[tuple[str,
 
 def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
     """Widen a wildcard hit to the whole word for display: "*ausfall" shows "Netzausfall"."""
-    if term.term.startswith("*"):
+    if not term.left:
         while start > 0 and is_word_char(text[start - 1]):
             start -= 1
-    if term.term.endswith("*"):
+    if not term.right:
         while end < len(text) and is_word_char(text[end]):
             end += 1
     return start, end
