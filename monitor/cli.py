@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import sys
 
 from monitor import __version__
+from monitor.logs import setup_logging
 
 # Subcommand name -> module under monitor.commands. Order is the order shown in --help.
 COMMANDS = [
@@ -52,11 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.DEBUG if args.verbose else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+        setup_logging("text", "info", verbose=args.verbose)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

@@ -46,6 +46,9 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "LOGSTATS_INTERVAL": 0,
         "STATS_DUMP": False,
         "HTTPCACHE_ENABLED": False,
+        # Seen URLs are remembered in the store; Scrapy's in-memory fingerprint set would only grow in a
+        # crawl that lives for months.
+        "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         "DEFAULT_REQUEST_HEADERS": {
             "Accept": "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
             "text/html;q=0.8, */*;q=0.5",

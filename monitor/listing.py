@@ -144,7 +144,7 @@ def looks_like_article_url(url: str) -> bool:
         return True
     if _NUMERIC_ID.search(path) or re.search(r"(?:^|&)(?:id|p|story_id|article|aid|nid)=\d{3,}", parts.query):
         return True
-    if stem != leaf and len(segments) >= 2 and len(stem) >= 12:
+    if stem != leaf and len(segments) >= 2 and len(stem) >= 8 and ("-" in stem or "_" in stem or len(stem) >= 12):
         return True
     if _CJK.search(stem) and len(stem) >= 6:
         return True

@@ -74,6 +74,7 @@ class Runtime:
             self.engine = AlertEngine.from_config(config, self.store)
         self.processor = Processor(config, self.store, self.rules, self.engine)
         self.reports: dict[str, PollReport] = {}
+        self.metrics = None  # monitor.metrics.Metrics, set by the daemon
 
     @classmethod
     def from_path(cls, path: str | Path) -> Runtime:

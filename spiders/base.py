@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, AsyncIterator, Iterable
+from zoneinfo import ZoneInfo
 
 import scrapy
 from scrapy.http import Response
@@ -26,6 +27,7 @@ from monitor.config import SourceConfig
 from monitor.models import Article
 from monitor.runtime import Runtime
 from monitor.store.base import SourceState
+from monitor.urls import same_site
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +61,28 @@ def retry_after(value: bytes | None, now: datetime) -> datetime | None:
 
 def describe_failure(failure: Failure) -> str:
     """A short, stable reason for a failed request, for logs and the source's state."""
+    from scrapy import exceptions as sx
+    from scrapy.exceptions import IgnoreRequest
+
     exc = failure.value
-    name = type(exc).__name__
     text = str(exc)
-    if "robots.txt" in text or name == "IgnoreRequest" and "robots" in text.lower():
+    if isinstance(exc, IgnoreRequest) and "robots" in text.lower():
         return "forbidden by robots.txt"
-    if name in {"TimeoutError", "TCPTimedOutError", "UserTimeoutError"} or "took longer than" in text:
+    if isinstance(exc, sx.DownloadTimeoutError) or "took longer than" in text:
         return "timed out"
-    if name == "DNSLookupError":
+    if isinstance(exc, sx.CannotResolveHostError):
         return "DNS lookup failed"
-    if name in {"ConnectionRefusedError", "ConnectError"}:
+    if isinstance(exc, sx.DownloadConnectionRefusedError):
         return "connection refused"
-    if "DownloadCancelledError" in name or "max size" in text or "maxsize" in text:
+    if isinstance(exc, sx.DownloadCancelledError):
         return "response larger than crawl.max_size"
-    if "DataLoss" in text or "PotentialDataLoss" in text:
+    if isinstance(exc, sx.ResponseDataLossError):
         return "truncated response (connection closed before the end of the body)"
-    if name in {"ResponseNeverReceived", "ConnectionLost", "ConnectionDone", "ResponseFailed"}:
+    if isinstance(exc, sx.DownloadFailedError):
         return "connection closed without a complete response"
+    if isinstance(exc, sx.UnsupportedURLSchemeError):
+        return "unsupported URL scheme"
+    name = type(exc).__name__
     return f"{name}: {text}" if text else name
 
 
@@ -97,6 +104,10 @@ class SourceSpider(scrapy.Spider):
             spider.runtime = Runtime.from_path(crawler.settings.get("NEWSMON_CONFIG", "config.yaml"))
             spider._owns_runtime = True
         spider.sources = spider._select_sources()
+        spider.in_flight = set()
+        from scrapy import signals
+
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
     _owns_runtime = False
@@ -151,11 +162,9 @@ class SourceSpider(scrapy.Spider):
         now = utcnow()
         state = self.runtime.store.source_state(source.id)
         report = self.runtime.report(source.id)
-        stats = self.crawler.stats
         if response.status == 304:
             report.not_modified = True
-            stats.inc_value("newsmon/polls/not_modified")
-            self._poll_succeeded(state, now)
+            self._poll_succeeded(state, now, not_modified=True)
             return
         if response.status >= 400 and depth > 0:  # a child sitemap: the source itself answered
             self._article_error(source, response.url, f"HTTP {response.status}", now, permanent=False)
@@ -190,6 +199,8 @@ class SourceSpider(scrapy.Spider):
         if feed.error:
             log.warning("source %s: %s: feed is malformed, %d entries recovered: %s",
                         source.id, response.url, len(feed.entries), feed.error)
+        for warning in feed.warnings:
+            log.info("source %s: %s: %s", source.id, response.url, warning)
         self._poll_succeeded(state, now)
         entries = {}
         for e in feed.entries:
@@ -281,13 +292,19 @@ class SourceSpider(scrapy.Spider):
             self._article_error(source, entry["url"], f"HTTP {response.status}", now,
                                 permanent=response.status in (404, 410, 451))
             return
-        page = extract_page(response.body, response.url, _header(response, "Content-Type"), entry["language"])
+        tz = ZoneInfo(source.timezone) if source.timezone else None
+        page = extract_page(response.body, response.url, _header(response, "Content-Type"), entry["language"], tz=tz)
         text = page.text or entry["summary"]
         if not text.strip():
             self._article_error(source, entry["url"], page.error or "no main text found", now, permanent=True)
             return
+        url = entry["url"]
+        if page.url and page.url != url and same_site(page.url, url):
+            # The page names its canonical URL: store the story under it, and remember the URL we came by.
+            self.runtime.store.mark_seen(url, source.id, "alias", now)
+            url = page.url
         yield Article(
-            url=entry["url"],
+            url=url,
             source_id=source.id,
             title=page.title or entry["title"],
             text=text,
@@ -307,6 +324,8 @@ class SourceSpider(scrapy.Spider):
     def _article_error(self, source: SourceConfig, url: str, reason: str, now: datetime, permanent: bool) -> None:
         self.runtime.report(source.id).article_errors += 1
         self.crawler.stats.inc_value("newsmon/articles/errors")
+        if self.runtime.metrics:
+            self.runtime.metrics.article_errors.labels(source.id).inc()
         log.warning("source %s: %s: %s", source.id, url, reason)
         if permanent:  # retrying will not help: remember the URL so it is not fetched again
             self.runtime.store.mark_seen(url, source.id, "error", now)
@@ -324,23 +343,71 @@ class SourceSpider(scrapy.Spider):
         state = self.runtime.store.source_state(source.id)
         self._poll_failed(state, source, request.url, describe_failure(failure), utcnow())
 
-    def _poll_succeeded(self, state: SourceState, now: datetime) -> None:
+    def _poll_succeeded(self, state: SourceState, now: datetime, not_modified: bool = False) -> None:
+        source = self.runtime.source(state.source_id)
+        self.in_flight.discard(source.id)
         state.last_poll = state.last_success = now
         state.polls += 1
+        state.not_modified += int(not_modified)
+        recovered_after = state.consecutive_errors
         state.consecutive_errors = 0
         state.retry_after_until = None
-        self.crawler.stats.inc_value("newsmon/polls/ok")
-        self.runtime.store.save_source_state(state)
+        state.next_poll = self._next_poll(source, state, now)
+        result = "not_modified" if not_modified else "ok"
+        self.crawler.stats.inc_value(f"newsmon/polls/{result}")
+        if self.runtime.metrics:
+            self.runtime.metrics.polls.labels(source.id, result).inc()
+        with self.runtime.store.transaction() as conn:
+            if state.health_alerted and self.runtime.engine is not None:
+                log.info("source %s: %s: recovered after %d failed polls", source.id, source.url, recovered_after)
+                self.runtime.engine.enqueue_health(conn, source_id=source.id, url=source.url, status="recovered",
+                                                   error=None, errors=0, now=now)
+            state.health_alerted = False
+            self.runtime.store.save_source_state(state)
 
     def _poll_failed(self, state: SourceState, source: SourceConfig, url: str, reason: str, now: datetime) -> None:
+        self.in_flight.discard(source.id)
         state.last_poll = state.last_error_at = now
         state.polls += 1
         state.consecutive_errors += 1
         state.last_error = reason
+        state.next_poll = self._next_poll(source, state, now)
         self.runtime.report(source.id).errors.append(reason)
         self.crawler.stats.inc_value("newsmon/polls/errors")
+        if self.runtime.metrics:
+            self.runtime.metrics.polls.labels(source.id, "error").inc()
         log.error("source %s: %s: %s", source.id, url, reason)
-        self.runtime.store.save_source_state(state)
+        threshold = self.runtime.config.crawl.health_after
+        with self.runtime.store.transaction() as conn:
+            if state.consecutive_errors >= threshold and not state.health_alerted and self.runtime.engine is not None:
+                self.runtime.engine.enqueue_health(conn, source_id=source.id, url=source.url, status="failing",
+                                                   error=reason, errors=state.consecutive_errors, now=now)
+                state.health_alerted = True
+            self.runtime.store.save_source_state(state)
+
+    def _next_poll(self, source: SourceConfig, state: SourceState, now: datetime) -> datetime:
+        from monitor.schedule import next_check
+
+        return next_check(now, source.interval, state, self.runtime.config.crawl.backoff_max)
+
+    # -- the daemon's long-lived crawl ------------------------------------------------------------
+
+    in_flight: set[str]
+    keep_alive = False      # the daemon sets this: the spider stays open, fed by poll()
+
+    def poll(self, source_id: str) -> bool:
+        """Queue a poll of one source into this running crawl (daemon). False if one is in flight."""
+        if source_id in self.in_flight:
+            return False
+        self.in_flight.add(source_id)
+        self.crawler.engine.crawl(self.index_request(self.runtime.source(source_id)))
+        return True
+
+    def _idle(self) -> None:
+        from scrapy.exceptions import DontCloseSpider
+
+        if self.keep_alive:
+            raise DontCloseSpider
 
     def _unknown(self, source: SourceConfig, urls: list[str]) -> list[str]:
         known = self.runtime.store.known_urls(urls)

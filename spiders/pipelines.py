@@ -35,6 +35,10 @@ class StorePipeline:
             stats.inc_value("newsmon/items/errors")
             return item
         stats.inc_value(f"newsmon/items/{outcome.status}")
+        if runtime.metrics:
+            runtime.metrics.articles.labels(source.id, outcome.status).inc()
+            for cat in outcome.categories:
+                runtime.metrics.matches.labels(cat).inc()
         if outcome.status == "new":
             report.new += 1
             if not outcome.fresh:

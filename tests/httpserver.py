@@ -35,8 +35,8 @@ class Hit:
     status: int
 
 
-class TestSite:
-    """`with TestSite() as site: site.add("/feed.xml", body, content_type=...); site.url("/feed.xml")`"""
+class LocalSite:
+    """`with LocalSite() as site: site.add("/feed.xml", body, content_type=...); site.url("/feed.xml")`"""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
@@ -59,7 +59,7 @@ class TestSite:
 
     # -- setup -------------------------------------------------------------------------------
 
-    def __enter__(self) -> TestSite:
+    def __enter__(self) -> LocalSite:
         self.thread.start()
         return self
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS, ROOT, run_newsmon
-from tests.httpserver import TestSite
+from tests.httpserver import LocalSite
 from tests.sitedata import STORIES, article_html, news_sitemap, rss
 
 CRAWL = """\
@@ -37,13 +37,13 @@ def summary_line(stdout: str, source: str) -> list[str]:
     raise AssertionError(f"no summary line for {source} in:\n{stdout}")
 
 
-def serve_stories(site: TestSite) -> None:
+def serve_stories(site: LocalSite) -> None:
     for s in STORIES:
         site.add(f"/news/{s.slug}.html", article_html(s))
 
 
 def test_feed_poll_stores_classifies_and_then_gets_304(tmp_path: Path) -> None:
-    with TestSite() as site:
+    with LocalSite() as site:
         serve_stories(site)
         site.add("/feed.xml", rss(site.base, STORIES), content_type="application/rss+xml")
         cfg = config(tmp_path, f"  - {{id: test-feed, type: feed, url: '{site.url('/feed.xml')}'}}\n")
@@ -79,7 +79,7 @@ def test_feed_poll_stores_classifies_and_then_gets_304(tmp_path: Path) -> None:
 
 
 def test_full_text_feed_is_not_refetched_and_reposts_are_not_duplicated(tmp_path: Path) -> None:
-    with TestSite() as site:
+    with LocalSite() as site:
         site.add("/full.xml", rss(site.base, STORIES[:2], summary=True), content_type="application/rss+xml",
                  etag=False)
         cfg = config(tmp_path, f"  - {{id: full, type: feed, url: '{site.url('/full.xml')}'}}\n",
@@ -101,7 +101,7 @@ def test_full_text_feed_is_not_refetched_and_reposts_are_not_duplicated(tmp_path
 
 
 def test_failing_sources_are_reported_and_do_not_stop_the_others(tmp_path: Path) -> None:
-    with TestSite() as site:
+    with LocalSite() as site:
         serve_stories(site)
         site.add("/good.xml", rss(site.base, STORIES[:1]), content_type="application/rss+xml")
         site.add("/gone.xml", b"gone", status=404)
@@ -140,7 +140,7 @@ def test_failing_sources_are_reported_and_do_not_stop_the_others(tmp_path: Path)
 
 
 def test_robots_txt_is_obeyed(tmp_path: Path) -> None:
-    with TestSite() as site:
+    with LocalSite() as site:
         site.add("/robots.txt", b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
         site.add("/private/feed.xml", rss(site.base, STORIES[:1]), content_type="application/rss+xml")
         cfg = config(tmp_path, f"  - {{id: private, type: feed, url: '{site.url('/private/feed.xml')}'}}\n")
@@ -154,7 +154,7 @@ def test_robots_txt_is_obeyed(tmp_path: Path) -> None:
 
 def test_news_sitemap_only_fetches_entries_newer_than_max_age(tmp_path: Path) -> None:
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    with TestSite() as site:
+    with LocalSite() as site:
         serve_stories(site)
         site.add("/sitemap-news.xml", news_sitemap(site.base, [
             ("/news/telco-outage.html", now - timedelta(hours=2), STORIES[0].title),
@@ -173,7 +173,7 @@ def test_news_sitemap_only_fetches_entries_newer_than_max_age(tmp_path: Path) ->
 
 @pytest.mark.parametrize("selectors", [None, ["a.story"]], ids=["default-links", "css-selector"])
 def test_listing_page_links_are_followed(tmp_path: Path, selectors: list[str] | None) -> None:
-    with TestSite() as site:
+    with LocalSite() as site:
         serve_stories(site)
         links = "".join(
             f'<li><a class="story" href="/news/{s.slug}.html">{s.title}</a></li>' for s in STORIES[:3]
@@ -191,7 +191,7 @@ def test_listing_page_links_are_followed(tmp_path: Path, selectors: list[str] | 
 
 def test_six_cyrillic_encodings_of_one_feed_store_identical_titles(tmp_path: Path) -> None:
     encodings = ["windows-1251-russian", "KOI8-R", "iso-8859-5-russian", "IBM866", "IBM855", "MacCyrillic"]
-    with TestSite() as site:
+    with LocalSite() as site:
         sources = ""
         for i, enc in enumerate(encodings):
             site.add(f"/{i}.xml", (CORPUS / "feeds/chardet" / enc / "newsru.com.xml").read_bytes(),
@@ -216,7 +216,7 @@ def test_page_without_declared_charset_is_decoded(tmp_path: Path) -> None:
         "11月20日上午，中国联通多个省份的用户反映手机无法上网、无法拨打电话，网络中断持续约三个小时。",
         "中国联通客服表示，故障原因是核心网设备异常，目前服务已全部恢复，公司向受影响用户致歉。",
     ])
-    with TestSite() as site:
+    with LocalSite() as site:
         site.add("/news/zh-outage.html", article_html(zh, charset="gbk", declare=False), content_type="text/html")
         site.add("/feed.xml", rss(site.base, [zh]), content_type="application/rss+xml")
         cfg = config(tmp_path, f"  - {{id: zh, type: feed, url: '{site.url('/feed.xml')}'}}\n")
@@ -237,7 +237,7 @@ def test_scrapy_list_and_crawl_from_project_root(tmp_path: Path) -> None:
                             timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.split() == ["feed", "news", "page", "sitemap"]
-    with TestSite() as site:
+    with LocalSite() as site:
         serve_stories(site)
         site.add("/feed.xml", rss(site.base, STORIES[:2]), content_type="application/rss+xml")
         cfg = config(tmp_path, f"  - {{id: via-scrapy, type: feed, url: '{site.url('/feed.xml')}'}}\n")
