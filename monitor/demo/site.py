@@ -143,7 +143,8 @@ class DemoSite:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, name="demo-site", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="demo-site",
+                                        daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
