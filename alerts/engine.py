@@ -164,7 +164,6 @@ class AlertEngine:
             wait = self._last_send.get(channel, 0.0) + limit - time.monotonic()
             if wait > 0:
                 (stop or threading.Event()).wait(wait)
-        self._last_send[channel] = time.monotonic()
         try:
             self.senders[channel].send(n)
         except NotifyError as exc:
@@ -175,6 +174,8 @@ class AlertEngine:
             self._failed(channel, claim, NotifyError(f"{channel}: unexpected {type(exc).__name__}", retryable=True))
             return 0
         finally:
+            # spacing counts from the end of a send, so the receiver never sees two closer than the limit
+            self._last_send[channel] = time.monotonic()
             with self._progress:
                 self._progress.notify_all()
         outbox.record_sent(self.store, n.id, self.clock())
