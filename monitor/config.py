@@ -76,6 +76,7 @@ class CrawlConfig(Section):
     backoff_max: Duration = 6 * 3600                  # failing sources: interval x 2^errors, capped here
     health_after: int = Field(5, ge=1)                # consecutive failures before a source-health alert
     jitter: float = Field(0.1, ge=0, le=0.5)          # fraction of the interval to spread polls by
+    shutdown_grace: Duration = 20.0                   # on SIGTERM: time for in-flight requests to finish
 
 
 class SourceConfig(Section):
@@ -110,8 +111,8 @@ class SourceConfig(Section):
     @field_validator("interval")
     @classmethod
     def _interval(cls, v: float) -> float:
-        if v < 10:
-            raise ValueError("at least 10s")
+        if v < 1:
+            raise ValueError("at least 1s (minutes are kinder to the sites you poll)")
         return v
 
     @field_validator("timezone")

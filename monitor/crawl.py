@@ -63,7 +63,7 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
 class _QuietThirdParty(logging.Filter):
     """Drops records below WARNING from Scrapy, Twisted and the extraction libraries."""
 
-    PREFIXES = ("scrapy", "twisted", "py.warnings", "protego", "trafilatura", "htmldate", "filelock")
+    PREFIXES = ("scrapy", "twisted", "py.warnings", "protego", "trafilatura", "htmldate", "filelock", "apscheduler")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno >= logging.WARNING or not record.name.startswith(self.PREFIXES)

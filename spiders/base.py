@@ -130,6 +130,8 @@ class SourceSpider(scrapy.Spider):
     # -- the poll ----------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.keep_alive:
+            return  # the daemon: polls arrive through poll() when the scheduler says a source is due
         for source in self.sources:
             yield self.index_request(source)
 

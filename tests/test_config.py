@@ -88,8 +88,8 @@ def test_empty_file_gives_embedded_defaults(tmp_path: Path) -> None:
             ["config.yaml:2 sources[0].type: Input should be 'feed', 'sitemap' or 'page'"],
         ),
         (
-            "sources:\n  - {id: a, type: feed, url: 'https://e.com/', interval: 2s}\n",
-            ["config.yaml:2 sources[0].interval: at least 10s"],
+            "sources:\n  - {id: a, type: feed, url: 'https://e.com/', interval: 500ms}\n",
+            ["config.yaml:2 sources[0].interval: at least 1s (minutes are kinder to the sites you poll)"],
         ),
         (
             "sources:\n  - {id: a, type: feed, url: 'https://e.com/', selectors: [a]}\n",
