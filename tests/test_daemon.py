@@ -130,6 +130,14 @@ def test_new_stories_alert_health_endpoint_and_sigterm(tmp_path: Path) -> None:
             assert 'newsmon_polls_total{result="ok",source="news"}' in metrics
             wait_until(lambda: 'newsmon_alerts{channel="hook",status="sent"} 2.0' in urllib.request.urlopen(
                 f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode(), 10, "sent count in metrics")
+            status = subprocess.run([sys.executable, "-m", "monitor", "status", "-c", "config.yaml"],
+                                    cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            assert status.returncode == 0, status.stderr
+            lines = status.stdout.splitlines()
+            assert lines[0].split() == ["SOURCE", "TYPE", "LAST", "POLL", "NEXT", "POLL", "NEW", "24H", "ARTICLES",
+                                        "ERRORS", "LAST", "ERROR"]
+            assert lines[1].split()[:2] == ["news", "feed"] and lines[1].split()[-3:] == ["3", "3", "0"]
+            assert [ln.split() for ln in lines[3:5]] == [["CHANNEL", "SENT", "PENDING", "DEAD"], ["hook", "2", "0", "0"]]
         finally:
             code = daemon.stop(signal.SIGTERM)
         assert code == 0, daemon.output[-3000:]
