@@ -67,11 +67,13 @@ def test_stories_cover_every_language_and_category() -> None:
     assert len({s.slug for s in STORIES}) == len(STORIES)
 
 
-def test_release_order_takes_one_language_at_a_time() -> None:
+def test_release_order_starts_with_one_alert_per_language_then_mixes() -> None:
     order = release_order(STORIES)
     assert sorted(s.slug for s in order) == sorted(s.slug for s in STORIES)
-    first_round = [s.language for s in order[: len(LANGUAGES)]]
-    assert sorted(first_round) == sorted(LANGUAGES), "the first stories out are one per language"
+    first = order[: len(LANGUAGES)]
+    assert sorted(s.language for s in first) == sorted(LANGUAGES) and all(s.alerting for s in first)
+    next_ten = order[len(LANGUAGES): len(LANGUAGES) + 10]
+    assert [s.alerting for s in next_ten] == [False, True] * 5, "then quiet and alerting stories alternate"
 
 
 def test_a_malformed_story_file_is_named(tmp_path: Path) -> None:
@@ -108,7 +110,8 @@ def test_site_serves_valid_feeds_sitemaps_and_listings() -> None:
         for lang in LANGUAGES:
             mine = [p for p in reversed(published) if p.story.language == lang]   # newest first
             urls = [site.url(p.story.path) for p in mine]
-            assert len(mine) == 2
+            assert [p.story for p in mine] == [s for s in reversed(release_order(STORIES)[:14]) if s.language == lang]
+            assert mine, f"{lang}: nothing published"
             for doc, version in (("rss.xml", "rss20"), ("atom.xml", "atom10")):
                 status, headers, body = get(site.url(f"/{lang}/{doc}"))
                 feed = parse_feed(body, site.url(f"/{lang}/{doc}"), headers["Content-Type"])
@@ -145,18 +148,18 @@ def test_conditional_get_answers_304_until_something_is_published() -> None:
         assert (status, body304, headers304["ETag"]) == (304, b"", etag)
         assert get(site.url("/de/atom.xml"), {"If-Modified-Since": last_modified})[0] == 304
         assert get(site.url("/de/atom.xml"), {"If-None-Match": '"other"'})[0] == 200
-        other_feed_etag = get(site.url("/en/rss.xml"))[1]["ETag"]
+        other_etags = {lang: get(site.url(f"/{lang}/rss.xml"))[1]["ETag"] for lang in LANGUAGES}
         assert site.not_modified == 2
+        assert get(site.url("/de/atom.xml"), {"If-None-Match": etag})[0] == 304
 
-        # the next story is not German: the German feed stays unchanged, the other one changes
+        # a story in another language: the German feed stays unchanged, that language's feed changes
         nxt = release_order(STORIES)[7]
         assert nxt.language != "de"
         assert site.publish_next().story == nxt  # type: ignore[union-attr]
         assert get(site.url("/de/atom.xml"), {"If-None-Match": etag})[0] == 304
         status, headers, body = get(site.url(f"/{nxt.language}/rss.xml"))
         assert status == 200 and nxt.title in body.decode("utf-8")
-        if nxt.language == "en":
-            assert headers["ETag"] != other_feed_etag
+        assert headers["ETag"] != other_etags[nxt.language]
 
         while site.publish_next().story.language != "de":  # type: ignore[union-attr]
             pass
@@ -236,3 +239,20 @@ def test_demo_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 def test_demo_rejects_a_too_short_interval(tmp_path: Path) -> None:
     result = run_newsmon("demo", "--interval", "5s", cwd=tmp_path, timeout=30)
     assert (result.returncode, result.stderr.strip()) == (2, "newsmon demo: --interval must be at least 10s")
+
+
+def test_demo_runs_the_daemon_and_shows_only_the_intended_alerts(tmp_path: Path) -> None:
+    result = run_newsmon("demo", "--duration", "20s", "--every", "2s", cwd=tmp_path, timeout=90)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    alerts = [line for line in result.stdout.splitlines() if line.startswith("=== [")]
+    assert len(alerts) >= 3, result.stdout + result.stderr
+    by_title = {s.title: s for s in STORIES}
+    for line in alerts:
+        category, title = line[len("=== ["):].split("] ", 1)
+        assert title in by_title, line
+        assert by_title[title].expect == category, f"{title} alerted as {category}"
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith("demo: ") and f"{len(alerts)} alerts printed by the daemon" in summary
+    assert summary.endswith("daemon exit code 0")
+    published = [line for line in result.stdout.splitlines() if line.startswith("demo: published [")]
+    assert len(published) >= 12 and any("should not alert" in line for line in published)

@@ -10,7 +10,7 @@ poller that does conditional GETs sees "nothing new" until the next story comes 
 
 `DemoSite(stories, initial=N)` starts with N stories already published (back-dated by a few minutes each);
 `publish_next()` releases the next one, stamped now; `start_timer(every)` does that on a background thread.
-The release order takes one story per language in turn. Reads no config.
+See `release_order` for the order stories come out in. Reads no config.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def load_stories(directory: Path | None = None) -> list[DemoStory]:
     return out
 
 
-def release_order(stories: Iterable[DemoStory]) -> list[DemoStory]:
+def _round_robin(stories: Iterable[DemoStory]) -> list[DemoStory]:
     """One story per language in turn (languages in the order first seen), each language's in file order."""
     queues: dict[str, list[DemoStory]] = {}
     for s in stories:
@@ -91,6 +91,23 @@ def release_order(stories: Iterable[DemoStory]) -> list[DemoStory]:
         for q in queues.values():
             if q:
                 out.append(q.pop(0))
+    return out
+
+
+def release_order(stories: Iterable[DemoStory]) -> list[DemoStory]:
+    """The order stories come out: first one alerting story per language, then ordinary and alerting
+    stories alternately (each kind taking the languages in turn), so that a one-minute demo shows both
+    alerts and stories that rightly stay quiet."""
+    stories = list(stories)
+    alerting = _round_robin(s for s in stories if s.alerting)
+    ordinary = _round_robin(s for s in stories if not s.alerting)
+    languages = len({s.language for s in alerting})
+    out, alerting = alerting[:languages], alerting[languages:]
+    while alerting or ordinary:
+        if ordinary:
+            out.append(ordinary.pop(0))
+        if alerting:
+            out.append(alerting.pop(0))
     return out
 
 
