@@ -1,0 +1,79 @@
+"""Fast paths of the classifier give the same answers as the straightforward ones, and the benchmark's
+neutral filler is neutral."""
+
+from __future__ import annotations
+
+import json
+import random
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from monitor.classify import ClassifyConfig, classify, load_ruleset
+from monitor.classify import normalize
+from monitor.classify.matcher import find_hits
+from monitor.classify.normalize import Folded, fold
+
+ROOT = Path(__file__).resolve().parents[1]
+DEVSET = ROOT / "tests" / "data" / "devset"
+SEEDS = ROOT.parent / "shared" / "seeds"
+LANGUAGES = ["en", "de", "fr", "es", "pt", "vi", "id", "ar", "zh", "ru"]
+FILLER = ROOT / "benchmarks" / "data"
+RULES = load_ruleset(ClassifyConfig(), Path.cwd())
+
+
+def filler(lang: str) -> str:
+    """The neutral paragraphs benchmarks/bench_classify.py pads its representative articles with."""
+    return (FILLER / f"filler_{lang}.txt").read_text(encoding="utf-8")
+
+# characters that exercise every branch of the fold: case, sharp s, dotted I, ligatures, fullwidth,
+# Traditional Chinese, Arabic letters, harakat and tatweel, combining marks, Cyrillic yo, final sigma,
+# zero-width and soft hyphen, whitespace and dashes, NUL, a lone surrogate, astral characters, jamo
+ALPHABET = ("aZ ßİﬁﬀＡ１，、。中國臺灣電訊網絡أإآةىیکـًٌّ\u0670\u0301\u0303e\u0323ЁёΣςΑ\u200b\u200c\u00ad\u2060"
+            "\n\t\r -–—_’`\x00\ud800😀𠀀\u1100\u1161ǅﬃ\u0958K")
+
+
+def reference_fold(text: str) -> Folded:
+    """The fold as specified: one `str.translate` with the per-character table, then the slow path."""
+    if text.isascii():
+        return Folded(text.lower().translate(normalize._ASCII_TABLE), None)
+    quick = text.translate(normalize._TABLE)
+    return Folded(quick, None) if "\x00" not in quick else normalize._fold_slow(text, quick)
+
+
+def _corpus() -> list[str]:
+    texts = []
+    for f in sorted(DEVSET.glob("*.jsonl")):
+        for line in f.open(encoding="utf-8"):
+            if line.strip():
+                r = json.loads(line)
+                texts += [r.get("title", ""), r["text"], unicodedata.normalize("NFD", r["text"]), r["text"].upper()]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    texts += [filler(lang) for lang in LANGUAGES]
+    return texts
+
+
+def test_fold_equals_reference_on_corpus() -> None:
+    for text in _corpus():
+        assert fold(text) == reference_fold(text)
+
+
+def test_fold_equals_reference_on_random_text() -> None:
+    rnd = random.Random(20240611)
+    for _ in range(5000):
+        text = "".join(rnd.choice(ALPHABET) for _ in range(rnd.randint(1, 16)))
+        assert fold(text) == reference_fold(text), repr(text)
+    for _ in range(300):   # random code points, any plane
+        text = "".join(chr(rnd.randrange(0x20, 0x110000)) for _ in range(rnd.randint(1, 8)))
+        assert fold(text) == reference_fold(text), repr(text)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_benchmark_filler_is_neutral(lang: str) -> None:
+    text = filler(lang)
+    assert len(text) >= 800 and text.count("\n\n") >= 5
+    result = classify("", text, lang, RULES)
+    assert result.categories == [] and result.matches == [] and result.language == lang
+    assert list(find_hits(fold(text).text, RULES.automaton(lang))) == []
+    assert classify("", text, None, RULES).language == lang
