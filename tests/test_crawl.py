@@ -15,7 +15,7 @@ from tests.sitedata import STORIES, article_html, news_sitemap, rss
 
 CRAWL = """\
 store: {path: test.db}
-crawl: {delay: 0s, timeout: 2s, retries: 0, concurrency: 8, per_domain: 8}
+crawl: {delay: 0s, timeout: 2s, retries: 0, concurrency: 8, per_domain: 8, max_size: 200KB}
 """
 
 
@@ -111,14 +111,19 @@ def test_failing_sources_are_reported_and_do_not_stop_the_others(tmp_path: Path)
         site.add("/garbage.xml", b"\x00\x01 this is not a feed at all <<<", content_type="application/rss+xml")
         site.add("/dropped.xml", b"", drop=True)
         site.add("/busy.xml", b"slow down", status=429, headers={"Retry-After": "120"})
-        names = ["good", "gone", "broken", "slow", "truncated", "garbage", "dropped", "busy"]
+        site.add("/huge.xml", b"<rss>" + b" " * 300_000 + b"</rss>", content_type="application/rss+xml")
+        site.add("/moved.xml", redirect="/new-home.xml")
+        site.add("/new-home.xml", rss(site.base, STORIES[1:2]), content_type="application/rss+xml")
+        names = ["good", "gone", "broken", "slow", "truncated", "garbage", "dropped", "busy", "huge", "moved"]
         cfg = config(tmp_path, "".join(
             f"  - {{id: {n}, type: feed, url: '{site.url(f'/{n}.xml')}'}}\n" for n in names))
 
         result = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)
         assert result.returncode == 1, "a failed source makes the exit code 1"
         assert summary_line(result.stdout, "good")[1:4] == ["1", "0", "1"]
-        notes = {n: " ".join(summary_line(result.stdout, n)[6:]) for n in names[1:]}
+        assert summary_line(result.stdout, "moved")[1:6] == ["1", "0", "1", "1", "0"], "redirect followed"
+        failing = names[1:-1]
+        notes = {n: " ".join(summary_line(result.stdout, n)[6:]) for n in failing}
         assert notes == {
             "gone": "HTTP 404",
             "broken": "HTTP 500",
@@ -127,13 +132,14 @@ def test_failing_sources_are_reported_and_do_not_stop_the_others(tmp_path: Path)
             "garbage": notes["garbage"],
             "dropped": "connection closed without a complete response",
             "busy": notes["busy"],
+            "huge": "response larger than crawl.max_size",
         }
         assert notes["garbage"].startswith("malformed feed: ")
         assert notes["busy"].startswith("HTTP 429 (Retry-After: until ")
-        for n in names[1:]:
+        for n in failing:
             assert f"source {n}: {site.url(f'/{n}.xml')}: " in result.stderr, "logged with source and URL"
         state = dict(rows(tmp_path, "SELECT source_id, consecutive_errors FROM source_state"))
-        assert state == {"good": 0, **{n: 1 for n in names[1:]}}
+        assert state == {"good": 0, "moved": 0, **{n: 1 for n in failing}}
         (until,) = rows(tmp_path, "SELECT retry_after_until FROM source_state WHERE source_id = 'busy'")[0]
         delay = datetime.fromisoformat(until) - datetime.now(timezone.utc)
         assert timedelta(seconds=100) < delay <= timedelta(seconds=120)
