@@ -65,7 +65,12 @@ class _QuietThirdParty(logging.Filter):
 
     PREFIXES = ("scrapy", "twisted", "py.warnings", "protego", "trafilatura", "htmldate", "filelock", "apscheduler")
 
+    # newsmon reports these failures itself, once per source, with the source id and URL.
+    REPORTED = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(self.REPORTED) and record.levelno < logging.CRITICAL:
+            return False
         return record.levelno >= logging.WARNING or not record.name.startswith(self.PREFIXES)
 
 

@@ -10,7 +10,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-_STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName",
+                                                                                "spider", "crawler"}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
