@@ -221,7 +221,8 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         raise ConfigError(problems)
     problems = substitute_env(doc, env)
     config, more = validate_model(doc, Config)
-    problems += more
+    unset = {p.path for p in problems}  # a missing variable explains that value's other problems
+    problems += [p for p in more if p.path not in unset]
     if config is not None:
         assert isinstance(config, Config)
         problems += _cross_checks(doc, config)

@@ -142,6 +142,11 @@ def test_env_vars_substituted_and_missing_ones_named(tmp_path: Path) -> None:
     ]
 
 
+def test_missing_env_var_is_the_only_problem_reported_for_its_value(tmp_path: Path) -> None:
+    text = "channels:\n  ops: {type: slack, url: '${SLACK_WEBHOOK_URL}'}\n"
+    assert problems(tmp_path, text) == ["config.yaml:2 channels.ops.url: environment variable SLACK_WEBHOOK_URL is not set"]
+
+
 def test_env_default_syntax(tmp_path: Path) -> None:
     text = "store: {path: '${DB:-fallback.db}'}\n"
     assert load_config(write(tmp_path, text), env={}).store.path == "fallback.db"
