@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from monitor.cluster import assign_story
@@ -50,14 +50,17 @@ class Processor:
         """An article older than max_age (by its published time) is stored but never alerted."""
         if article.published is None:
             return True
-        return article.published >= now - source.max_age_td(self.config.crawl) - timedelta(seconds=0)
+        return article.published >= now - source.max_age_td(self.config.crawl)
 
     def process(self, article: Article, source: SourceConfig) -> Outcome:
-        from monitor.classify import classify
+        from monitor.classify import classify, clean_plaintext
 
         now = self.clock()
         if self.store.known_urls([article.url]):
             return Outcome("seen")
+        # Link lists, "related news" blocks and footers left in plain text (feed content, some extractions)
+        # must not raise alarms: the stored and classified text is the cleaned main text.
+        article.text = clean_plaintext(article.text)
         if not article.text.strip() and not article.title.strip():
             self.store.mark_seen(article.url, source.id, "empty", now)
             return Outcome("empty")
