@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from dataclasses import dataclass
+from bisect import bisect_right
 
 import numpy as np  # a dependency of py3langid, which newsmon already requires
 
@@ -104,20 +104,65 @@ _ASCII_TABLE = str.maketrans({"-": " ", "_": " ", "`": "'", "\t": " ", "\n": " "
                               "\x0b": " ", "\x0c": " ", "\x00": " "})
 
 
-@dataclass(frozen=True, slots=True)
 class Folded:
-    text: str
-    offsets: list[int] | None  # len(text) + 1 entries, or None for identity
+    """A folded text and the way back to the original.
+
+    `offsets` maps each folded character (and the end position) to its index in the original text,
+    or is None when the folding was one-to-one (the common case). When it was not, the map is kept
+    as the few pieces that changed length (`pieces`: folded start, original start, folded length,
+    original length), `original_span` maps a hit through them, and the full list is built only if
+    `offsets` is asked for.
+    """
+
+    __slots__ = ("text", "_offsets", "_pieces", "_starts", "_n")
+
+    def __init__(self, text: str, offsets: list[int] | None = None,
+                 pieces: list[tuple[int, int, int, int]] | None = None, n: int = 0) -> None:
+        self.text = text
+        self._offsets = offsets
+        self._pieces = pieces
+        self._starts = [p[0] for p in pieces] if pieces is not None else None
+        self._n = n
+
+    @property
+    def offsets(self) -> list[int] | None:
+        if self._offsets is None and self._pieces is not None:
+            self._offsets = [self._original(i) for i in range(len(self.text) + 1)]
+        return self._offsets
+
+    def _original(self, i: int) -> int:
+        """Original index of folded index i (0 <= i <= len(text))."""
+        if self._offsets is not None:
+            return self._offsets[i]
+        assert self._pieces is not None and self._starts is not None
+        k = bisect_right(self._starts, i) - 1
+        if k < 0:
+            return i
+        fstart, ostart, flen, width = self._pieces[k]
+        if i < fstart + flen:
+            j = i - fstart
+            return ostart + (j if flen == width else min(j, width - 1))
+        return i - fstart - flen + ostart + width
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the folded text to the original text."""
-        if self.offsets is None:
+        if self._offsets is None and self._pieces is None:
             return start, end
-        lo = self.offsets[start]
+        lo = self._original(start)
         # the end is where the next folded character starts, so that combining marks and dropped
         # characters (Arabic diacritics) that belong to the last letter are included
-        hi = max(self.offsets[end], self.offsets[end - 1] + 1) if end > start else lo
+        hi = max(self._original(end), self._original(end - 1) + 1) if end > start else lo
         return lo, hi
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Folded):
+            return NotImplemented
+        return self.text == other.text and self.offsets == other.offsets
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Folded(text={self.text!r}, offsets={self.offsets!r})"
 
 
 def fold(text: str) -> Folded:
@@ -163,9 +208,12 @@ def _translate(text: str) -> str:
 
 
 def _fold_slow(text: str, quick: str) -> Folded:
+    """Fold the characters marked _SPECIAL in `quick` (runs of them, with the letter a combining
+    mark belongs to) piece by piece, and record where the pieces are for the offset map."""
     parts: list[str] = []
-    offsets: list[int] = []
+    pieces: list[tuple[int, int, int, int]] = []
     pos = 0
+    fpos = 0       # length of the folded text so far
     n = len(text)
     i = quick.find(_SPECIAL)
     while i != -1:
@@ -178,21 +226,16 @@ def _fold_slow(text: str, quick: str) -> Folded:
             end += 1
         if start > pos:
             parts.append(quick[pos:start])
-            offsets.extend(range(pos, start))
+            fpos += start - pos
         piece = fold_piece(text[start:end])
         parts.append(piece)
-        width = end - start
-        if len(piece) == width:
-            offsets.extend(range(start, end))
-        else:
-            offsets.extend(start + min(k, width - 1) for k in range(len(piece)))
+        pieces.append((fpos, start, len(piece), end - start))
+        fpos += len(piece)
         pos = end
         i = quick.find(_SPECIAL, end)
     if pos < n:
         parts.append(quick[pos:])
-        offsets.extend(range(pos, n))
-    offsets.append(n)
-    return Folded("".join(parts), offsets)
+    return Folded("".join(parts), None, pieces, n)
 
 
 def is_word_char(ch: str) -> bool:
