@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sys
 
 from monitor import __version__
+from monitor.errors import ConfigError
 from monitor.logs import setup_logging
 
 # Subcommand name -> module under monitor.commands. Order is the order shown in --help.
@@ -55,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("text", "info", verbose=args.verbose)
     try:
         return int(args._run(args) or 0)
+    except ConfigError as exc:  # every command: each problem as file:line key.path: reason, exit 2
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"newsmon {args.command}: {len(exc.problems)} problem(s), nothing loaded", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `newsmon status | head`

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitor.errors import ConfigError, NotifyError
+from monitor.errors import NotifyError
 
 HELP = "test a channel, list the alert outbox, retry dead letters"
 
@@ -37,12 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from monitor.config import load_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     if args.action == "test":
         return _test(config, args.channel)
     from monitor.store import open_store

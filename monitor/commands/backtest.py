@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.classify import RuleSet, classify, clean_plaintext
-from monitor.commands.check import load_rules, print_problems, split_plaintext
-from monitor.errors import ConfigError
+from monitor.commands.check import load_rules, split_plaintext
 from monitor.models import Classification
 
 HELP = "measure the keyword rules on labelled examples (precision, recall, F1, errors)"
@@ -164,11 +163,7 @@ def _table(title: str, rows: dict[str, Counts]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        rules = load_rules(args.config)
-    except ConfigError as exc:
-        print_problems(exc, "backtest")
-        return 2
+    rules = load_rules(args.config)
     try:
         examples = load_examples(Path(args.examples))
     except ExampleError as exc:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.classify import ClassifyConfig, RuleSet, classify, clean_plaintext, load_ruleset
-from monitor.errors import ConfigError
 from monitor.langid import detect_language
 from monitor.models import Classification
 
@@ -40,12 +39,6 @@ def load_rules(config: str | None) -> RuleSet:
         cfg = load_config(path)
         return load_ruleset(cfg.classify, path.resolve().parent)
     return load_ruleset(ClassifyConfig(), Path.cwd())
-
-
-def print_problems(exc: ConfigError, prog: str) -> None:
-    for problem in exc.problems:
-        print(str(problem), file=sys.stderr)
-    print(f"newsmon {prog}: {len(exc.problems)} problem(s), nothing loaded", file=sys.stderr)
 
 
 @dataclass
@@ -142,11 +135,7 @@ def render_text(a: Analysed, rules: RuleSet, out: TextIO, bold: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        rules = load_rules(args.config)
-    except ConfigError as exc:
-        print_problems(exc, "check")
-        return 2
+    rules = load_rules(args.config)
     status = 0
     bold = sys.stdout.isatty()
     for item in args.inputs:

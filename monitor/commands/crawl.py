@@ -9,8 +9,6 @@ import argparse
 import logging
 import sys
 
-from monitor.errors import ConfigError
-
 HELP = "poll the sources once, store and classify new articles, deliver alerts, and exit"
 log = logging.getLogger(__name__)
 
@@ -27,18 +25,14 @@ def run(args: argparse.Namespace) -> int:
     from monitor.runtime import Runtime
     from monitor.config import load_config
 
+    config = load_config(args.config)
     try:
-        config = load_config(args.config)
         for sid in args.source or []:
             config.source(sid)
-        runtime = Runtime(config, with_alerts=not args.no_alerts)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
     except KeyError as exc:
         print(f"newsmon crawl: {exc.args[0]}", file=sys.stderr)
         return 2
+    runtime = Runtime(config, with_alerts=not args.no_alerts)
     try:
         crawl_once(runtime, args.source)
         pending = 0

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-
-from monitor.errors import ConfigError
 
 HELP = "run the monitor: poll sources on schedule, classify, alert, until stopped"
 
@@ -19,12 +16,6 @@ def run(args: argparse.Namespace) -> int:
     from monitor.daemon import Daemon
     from monitor.logs import setup_logging
 
-    try:
-        config = load_config(args.config)
-        setup_logging(config.log.format, config.log.level, verbose=args.verbose)
-        daemon = Daemon(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
-    return daemon.run()
+    config = load_config(args.config)
+    setup_logging(config.log.format, config.log.level, verbose=args.verbose)
+    return Daemon(args.config).run()

@@ -16,7 +16,6 @@ import sys
 from datetime import timedelta
 
 from monitor.durations import format_duration, parse_duration
-from monitor.errors import ConfigError
 
 HELP = "add, list and expire alert silences"
 
@@ -53,12 +52,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"silence add: {exc}", file=sys.stderr)
             return 2
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     store = open_store(config.store_path)
     try:
         if args.action == "add":

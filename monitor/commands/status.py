@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import datetime, timedelta, timezone
-
-from monitor.errors import ConfigError
 
 HELP = "show each source's polling state and the alert outbox"
 
@@ -50,12 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from monitor.config import load_config
     from monitor.store import open_store
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     store = open_store(config.store_path)
     try:
         now = datetime.now(timezone.utc)

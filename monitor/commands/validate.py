@@ -4,9 +4,6 @@ Exit 0 when valid; otherwise print every problem (file:line key.path: reason) an
 from __future__ import annotations
 
 import argparse
-import sys
-
-from monitor.errors import ConfigError
 
 HELP = "check config.yaml and the keyword files it uses"
 
@@ -19,13 +16,8 @@ def run(args: argparse.Namespace) -> int:
     from monitor.classify import load_ruleset
     from monitor.config import load_config
 
-    try:
-        config = load_config(args.config)
-        rules = load_ruleset(config.classify, config.base_dir)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
+    config = load_config(args.config)
+    rules = load_ruleset(config.classify, config.base_dir)
     cats = ", ".join(rules.categories)
     print(
         f"{args.config}: OK — {len(config.sources)} sources, {len(config.channels)} channels, "
