@@ -1,7 +1,7 @@
 """Logging for the daemon: text lines or JSON lines (config `log.format`), level from `log.level`.
 
-Stable keys passed with `extra=` (source, url, channel, attempt…) appear as JSON fields, or as
-`key=value` after the message in text mode."""
+Messages are written for people and already name the source and URL; the stable keys passed with
+`extra=` (source, url, channel, category…) also appear as fields in JSON mode, for log pipelines."""
 
 from __future__ import annotations
 
@@ -36,13 +36,6 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = _extras(record)
-        if extras:
-            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
-        return line
 
 
 def setup_logging(fmt: str = "text", level: str = "info", verbose: bool = False) -> None:

@@ -97,5 +97,7 @@ class Processor:
                 source.id,
                 article.url,
                 "" if fresh else ", older than max_age: not alerted",
+                extra={"source": source.id, "url": article.url, "categories": ",".join(result.categories),
+                       "alerted": fresh},
             )
         return outcome

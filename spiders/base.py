@@ -328,7 +328,8 @@ class SourceSpider(scrapy.Spider):
         self.crawler.stats.inc_value("newsmon/articles/errors")
         if self.runtime.metrics:
             self.runtime.metrics.article_errors.labels(source.id).inc()
-        log.warning("source %s: %s: %s", source.id, url, reason)
+        log.warning("source %s: %s: %s", source.id, url, reason,
+                    extra={"source": source.id, "url": url, "error": reason})
         if permanent:  # retrying will not help: remember the URL so it is not fetched again
             self.runtime.store.mark_seen(url, source.id, "error", now)
 
@@ -378,7 +379,8 @@ class SourceSpider(scrapy.Spider):
         self.crawler.stats.inc_value("newsmon/polls/errors")
         if self.runtime.metrics:
             self.runtime.metrics.polls.labels(source.id, "error").inc()
-        log.error("source %s: %s: %s", source.id, url, reason)
+        log.error("source %s: %s: %s", source.id, url, reason,
+                  extra={"source": source.id, "url": url, "error": reason, "errors": state.consecutive_errors})
         threshold = self.runtime.config.crawl.health_after
         with self.runtime.store.transaction() as conn:
             if state.consecutive_errors >= threshold and not state.health_alerted and self.runtime.engine is not None:

@@ -145,6 +145,23 @@ def test_failing_sources_are_reported_and_do_not_stop_the_others(tmp_path: Path)
         assert timedelta(seconds=100) < delay <= timedelta(seconds=120)
 
 
+def test_json_logs_carry_stable_keys(tmp_path: Path) -> None:
+    import json
+
+    with LocalSite() as site:
+        serve_stories(site)
+        site.add("/feed.xml", rss(site.base, STORIES[:1]), content_type="application/rss+xml")
+        cfg = config(tmp_path, f"  - {{id: ok, type: feed, url: '{site.url('/feed.xml')}'}}\n"
+                               f"  - {{id: gone, type: feed, url: '{site.url('/gone.xml')}'}}\n",
+                     extra="log: {format: json}\n")
+        result = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    failed = [r for r in records if r["level"] == "error"]
+    assert [(r["source"], r["url"], r["error"]) for r in failed] == [("gone", site.url("/gone.xml"), "HTTP 404")]
+    matched = [r for r in records if r.get("categories")]
+    assert [(r["source"], r["categories"], r["alerted"]) for r in matched] == [("ok", "outage", True)]
+
+
 def test_robots_txt_is_obeyed(tmp_path: Path) -> None:
     with LocalSite() as site:
         site.add("/robots.txt", b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")

@@ -24,8 +24,10 @@ def run(args: argparse.Namespace) -> int:
     from monitor.crawl import crawl_once
     from monitor.runtime import Runtime
     from monitor.config import load_config
+    from monitor.logs import setup_logging
 
     config = load_config(args.config)
+    setup_logging(config.log.format, config.log.level, verbose=args.verbose)
     try:
         for sid in args.source or []:
             config.source(sid)
