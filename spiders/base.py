@@ -375,7 +375,9 @@ class SourceSpider(scrapy.Spider):
         state.consecutive_errors += 1
         state.last_error = reason
         state.next_poll = self._next_poll(source, state, now)
-        self.runtime.report(source.id).errors.append(reason)
+        errors = self.runtime.report(source.id).errors
+        errors.append(reason)
+        del errors[:-10]  # the daemon polls for months: keep the latest few
         self.crawler.stats.inc_value("newsmon/polls/errors")
         if self.runtime.metrics:
             self.runtime.metrics.polls.labels(source.id, "error").inc()
