@@ -1,6 +1,6 @@
 """Classifier throughput: `python -m benchmarks.bench_classify` (or `main()`).
 
-Two sets of ~5,000-character articles, one per dev-set story (tests/data/devset, 93 stories in 10
+Two sets of 5 KB articles (5,000 bytes of UTF-8, title + text), one per dev-set story (tests/data/devset, 93 stories in 10
 languages):
 
 * representative: the story (title + text, which carries the keyword hits) followed by neutral
@@ -36,7 +36,8 @@ from monitor.classify.normalize import fold
 ROOT = Path(__file__).resolve().parents[1]
 DEVSET = ROOT / "tests" / "data" / "devset"
 FILLER = Path(__file__).resolve().parent / "data"
-SIZE = 5000   # characters of title + text per article
+SIZE = 5000   # bytes of title + text per article, UTF-8: a 5 KB article (~4,900 characters of Latin
+              # script, ~2,700 of Arabic or Cyrillic, ~1,700 of Chinese)
 
 Article = tuple[str, str, str]   # title, text, language
 
@@ -52,8 +53,9 @@ def filler_paragraphs(language: str) -> list[str]:
 
 
 def build_articles(dense: bool = False) -> list[Article]:
-    """One article per dev-set story, ~SIZE characters (title + text). `dense`: pad with other
-    stories of the same language (keyword-dense worst case); otherwise with neutral filler."""
+    """One article per dev-set story, SIZE bytes of UTF-8 (title + text, cut at a character
+    boundary). `dense`: pad with other stories of the same language (keyword-dense worst case);
+    otherwise with neutral filler paragraphs."""
     records = _records()
     pools: dict[str, list[str]] = {}
     for r in records:
@@ -63,10 +65,11 @@ def build_articles(dense: bool = False) -> list[Article]:
         title, lang = r.get("title", ""), r["language"]
         pool = pools[lang] if dense else filler_paragraphs(lang)
         body, i = r["text"], 0 if dense else n
-        while len(title) + len(body) < SIZE:
+        room = SIZE - len(title.encode("utf-8"))
+        while len(body.encode("utf-8")) < room:
             body += ("\n" if dense else "\n\n") + pool[i % len(pool)]
             i += 1
-        articles.append((title, body[:SIZE - len(title)], lang))
+        articles.append((title, body.encode("utf-8")[:room].decode("utf-8", "ignore"), lang))
     return articles
 
 
@@ -126,7 +129,9 @@ def main() -> int:
     sets = [("representative (story + neutral filler)", build_articles(dense=False)),
             ("keyword-dense worst case (stories padded with stories)", build_articles(dense=True))]
     n = len(sets[0][1])
-    print(f"articles: {n} x {SIZE} characters (title + text), one per dev-set story; "
+    chars = sum(len(t) + len(x) for t, x, _ in sets[0][1]) / n
+    print(f"articles: {n} x {SIZE} bytes of UTF-8 (title + text; {chars:.0f} characters on average), "
+          "one per dev-set story; "
           f"rules: {len(rules.terms)} terms, {len(rules.languages)} languages; one core")
     results = {}
     for label, articles in sets:

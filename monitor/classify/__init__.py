@@ -44,6 +44,7 @@ def classify(title: str, text: str, language: str | None, rules: RuleSet) -> Cla
     automaton = rules.automaton(lang)
     ftitle = fold(title)
     ftext = fold(text)
-    hits = [("title", s, e, t) for s, e, t in find_hits(ftitle.text, automaton)]
-    hits += [("text", s, e, t) for s, e, t in find_hits(ftext.text, automaton)]
+    hits = [("title", s, e, t) for s, e, t in find_hits(ftitle.text, automaton)] if title else []
+    if text:
+        hits += [("text", s, e, t) for s, e, t in find_hits(ftext.text, automaton)]
     return score({"title": (title, ftitle), "text": (text, ftext)}, hits, lang, rules)

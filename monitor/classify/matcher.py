@@ -9,12 +9,12 @@ scans a folded text once and yields (start, end, term) for each hit whose word b
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import ahocorasick
 
-from monitor.classify.normalize import is_word_char
+from monitor.classify.normalize import WORD_CHARS, word_char
 from monitor.classify.rules import Term
 
 
@@ -40,26 +40,19 @@ def build_automata(terms: tuple[Term, ...], languages: frozenset[str]) -> dict[s
 
 MAX_HITS_PER_PATTERN = 3   # scoring counts each term once; a few occurrences are enough to explain it
 
-_word_cache: dict[str, bool] = {}
 
-
-def _wc(ch: str) -> bool:
-    v = _word_cache.get(ch)
-    if v is None:
-        v = _word_cache[ch] = is_word_char(ch)
-    return v
-
-
-def find_hits(text: str, automaton: Any) -> Iterator[tuple[int, int, Term]]:
+def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
     """(start, end, term) hits in the folded `text`, end exclusive; at most MAX_HITS_PER_PATTERN
-    accepted occurrences of each pattern."""
+    accepted occurrences of each pattern. One pass of the automaton; the boundary test reads the
+    per-character cache and runs only on the two characters around a hit."""
     n = len(text)
+    out: list[tuple[int, int, Term]] = []
     seen: dict[int, int] = {}
-    cache = _word_cache
-    for last, value in automaton.iter(text):
-        length, group = value
+    cache = WORD_CHARS
+    for last, (length, group) in automaton.iter(text):
         key = id(group)
-        if seen.get(key, 0) >= MAX_HITS_PER_PATTERN:
+        count = seen.get(key, 0)
+        if count >= MAX_HITS_PER_PATTERN:
             continue
         start = last - length + 1
         end = last + 1
@@ -67,21 +60,22 @@ def find_hits(text: str, automaton: Any) -> Iterator[tuple[int, int, Term]]:
             ch = text[start - 1]
             before = cache.get(ch)
             if before is None:
-                before = _wc(ch)
+                before = word_char(ch)
         else:
             before = False
         if end < n:
             ch = text[end]
             after = cache.get(ch)
             if after is None:
-                after = _wc(ch)
+                after = word_char(ch)
         else:
             after = False
         accepted = False
         for term in group:
-            if (term.left and before) or (term.right and after):
+            if (before and term.left) or (after and term.right):
                 continue
             accepted = True
-            yield start, end, term
+            out.append((start, end, term))
         if accepted:
-            seen[key] = seen.get(key, 0) + 1
+            seen[key] = count + 1
+    return out

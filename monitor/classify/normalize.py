@@ -246,6 +246,17 @@ def is_word_char(ch: str) -> bool:
     return unicodedata.category(ch).startswith("M") if ord(ch) > 127 else False
 
 
+WORD_CHARS: dict[str, bool] = {}   # is_word_char, cached per character for the process
+
+
+def word_char(ch: str) -> bool:
+    """`is_word_char(ch)`, through the WORD_CHARS cache (read it directly on hot paths)."""
+    v = WORD_CHARS.get(ch)
+    if v is None:
+        v = WORD_CHARS[ch] = is_word_char(ch)
+    return v
+
+
 def is_unbounded_script(ch: str) -> bool:
     """Scripts written without spaces between words: a term starting or ending with one of these
     characters needs no word boundary on that side."""

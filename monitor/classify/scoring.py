@@ -16,7 +16,7 @@ Per category, for the rules of the article's language plus language-neutral rule
 
 from __future__ import annotations
 
-from monitor.classify.normalize import Folded, is_word_char
+from monitor.classify.normalize import WORD_CHARS, Folded, word_char
 from monitor.classify.rules import RuleSet, Term
 from monitor.models import Classification, Match
 
@@ -27,30 +27,27 @@ _PRIORITY = {"veto": 0, "negative": 1, "strong": 2, "trigger": 3, "context": 4}
 CONTEXT_CAP = 2.0   # context terms add at most this much, and never more than the triggers
 
 
-def _resolve_overlaps(hits: list[tuple[str, int, int, Term]]) -> list[tuple[str, int, int, Term]]:
-    """Drop hits contained in a longer (or equal, higher-priority) hit of the same category and field."""
-    hits.sort(key=lambda h: (h[3].category, h[0], h[1], -h[2], _PRIORITY[h[3].kind], -h[3].weight))
-    kept: list[tuple[str, int, int, Term]] = []
-    last_key: tuple[str, str] | None = None
-    last_end = -1
-    for h in hits:
-        key = (h[3].category, h[0])
-        if key != last_key:
-            last_key, last_end = key, -1
-        if h[2] <= last_end:
-            continue
-        kept.append(h)
-        last_end = h[2]
-    return kept
-
-
 def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
     """Widen a wildcard hit to the whole word for display: "*ausfall" shows "Netzausfall"."""
+    cache = WORD_CHARS
     if not term.left:
-        while start > 0 and is_word_char(text[start - 1]):
+        while start > 0:
+            ch = text[start - 1]
+            w = cache.get(ch)
+            if w is None:
+                w = word_char(ch)
+            if not w:
+                break
             start -= 1
     if not term.right:
-        while end < len(text) and is_word_char(text[end]):
+        n = len(text)
+        while end < n:
+            ch = text[end]
+            w = cache.get(ch)
+            if w is None:
+                w = word_char(ch)
+            if not w:
+                break
             end += 1
     return start, end
 
@@ -60,25 +57,48 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[tuple[str, int, int,
     """`fields` maps "title"/"text" to (original, folded); `hits` are (field, start, end, term) in
     folded coordinates."""
     entities: list[str] = []
-    rule_hits: list[tuple[str, int, int, Term]] = []
-    for h in hits:
-        t = h[3]
-        if t.kind == "entity":
+    # sort key: category, field, start, longest first, kind priority, heaviest first, then hit order
+    keyed: list[tuple[str, str, int, int, int, float, int, Term]] = []
+    for i, (fld, start, end, t) in enumerate(hits):
+        kind = t.kind
+        if kind == "entity":
             if t.entity not in entities:
                 entities.append(t.entity)
-        elif t.field == "any" or t.field == h[0]:
-            start, end = _whole_word(fields[h[0]][1].text, h[1], h[2], t)
-            rule_hits.append((h[0], start, end, t))
-    rule_hits = _resolve_overlaps(rule_hits)
+            continue
+        if t.field != "any" and t.field != fld:
+            continue
+        if not (t.left and t.right):
+            start, end = _whole_word(fields[fld][1].text, start, end, t)
+        keyed.append((t.category, fld, start, -end, _PRIORITY[kind], -t.weight, i, t))
+    # a hit contained in a longer (or equal, higher-priority) hit of the same category and field is
+    # dropped: "anti-fraud" consumes "fraud", "netzausfall" consumes "*ausfall"
+    keyed.sort()
+    rule_hits: list[tuple[str, int, int, Term]] = []
+    last_cat = last_fld = None
+    last_end = -1
+    for cat, fld, start, neg_end, _, _, _, t in keyed:
+        if cat != last_cat or fld != last_fld:
+            last_cat, last_fld, last_end = cat, fld, -1
+        if -neg_end <= last_end:
+            continue
+        rule_hits.append((fld, start, -neg_end, t))
+        last_end = -neg_end
 
     # best contribution per (category, pattern): weight x field multiplier, first best hit kept
     best: dict[tuple[str, str], tuple[float, tuple[str, int, int, Term]]] = {}
+    title_weight: dict[str, float] = {}
     for h in rule_hits:
         t = h[3]
-        mult = rules.settings(language, t.category).title_weight if h[0] == "title" else 1.0
-        value = t.weight * mult
+        if h[0] == "title":
+            mult = title_weight.get(t.category)
+            if mult is None:
+                mult = title_weight[t.category] = rules.settings(language, t.category).title_weight
+            value = t.weight * mult
+        else:
+            value = t.weight
         key = (t.category, t.pattern)
-        if key not in best or value > best[key][0]:
+        old = best.get(key)
+        if old is None or value > old[0]:
             best[key] = (value, h)
 
     per_cat: dict[str, dict[str, float]] = {}
@@ -112,8 +132,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[tuple[str, int, int,
             original, folded = fields[fld]
             lo, hi = folded.original_span(start, end)
             weight = -value if t.kind == "negative" else (0.0 if t.kind == "context" and trig == 0 else value)
-            matches.append(Match(category=cat, term=t.term, text=original[lo:hi], field=fld, offset=lo,
-                                 weight=round(weight, 3), language=t.language))
+            matches.append(Match(cat, t.term, original[lo:hi], fld, lo, round(weight, 3), t.language))
     matches.sort(key=lambda m: (m.category, m.field != "title", m.offset))
     flagged.sort(key=rules.categories.index)
     return Classification(categories=flagged, scores=scores, matches=matches, entities=entities,
