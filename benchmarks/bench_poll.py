@@ -154,10 +154,10 @@ def free_port() -> int:
 
 
 def matching_story(rng: random.Random) -> tuple[str, str, str]:
-    """(marker, title, text): an outage story whose title shares few trigrams with any other, so each is
-    its own story (and its own alert group)."""
+    """(marker, title, text): an outage story whose title is mostly random words, so it shares few
+    trigrams with any other and is its own story (and its own alert group: no group_interval wait)."""
     marker = word(rng, 4).capitalize()
-    title = f"{marker} {word(rng, 3)} {word(rng, 2)} network outage leaves customers without service"
+    title = f"{marker} {word(rng, 4)} {word(rng, 4)} {word(rng, 3)} {word(rng, 3)} outage"
     text = (f"Customers of {marker} were unable to make calls or use mobile data on Monday after a nationwide "
             "network outage. The operator said a software glitch in its core network caused the service "
             "disruption and that engineers restored services after three hours. " * 2)
