@@ -3,6 +3,11 @@
 Uses py3langid on the first ~1,000 characters (enough for a stable answer, and 2-3x faster than the
 whole text). The model is loaded once, lazily, under a lock; classification itself is read-only, so
 the identifier is shared between threads.
+
+The model is restricted to MODEL_LANGUAGES: the ten languages newsmon has keyword files for plus the
+other languages common in news. Scoring 32 languages instead of the model's 97 makes a call ~25%
+cheaper; the answers on the dev set and the seeds are the same as with every language. Text in a
+language outside the list comes out as its closest listed language.
 """
 
 from __future__ import annotations
@@ -14,6 +19,12 @@ from typing import Any
 SAMPLE_CHARS = 1000
 MIN_LETTERS = 12          # fewer letters than this: undecidable
 MIN_CONFIDENCE = 0.3      # below this (normalised probability) a hint wins; without one, None
+
+MODEL_LANGUAGES = (
+    "en", "de", "fr", "es", "pt", "vi", "id", "ar", "zh", "ru",                 # newsmon keyword files
+    "it", "nl", "pl", "tr", "ja", "ko", "uk", "fa", "hi", "th", "sv", "da", "no", "fi", "cs", "ro",
+    "hu", "el", "he", "ms", "tl", "ca",
+)
 
 _lock = threading.Lock()
 _identifier: Any = None
@@ -29,7 +40,9 @@ def _get_identifier() -> Any:
             if _identifier is None:
                 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-                _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier.set_languages(MODEL_LANGUAGES)
+                _identifier = identifier
     return _identifier
 
 
@@ -50,8 +63,14 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     """
     hint = normalize_code(hint)
     sample = text[:SAMPLE_CHARS]
-    letters = len(_LETTER.findall(sample))
-    han = len(_HAN.findall(sample))
+    han = 0 if sample.isascii() else _HAN.subn("", sample)[1]   # a count, without a list of matches
+    if han < 4:
+        # only "at least MIN_LETTERS letters?" matters here: look at a prefix first
+        letters = _LETTER.subn("", sample[:200])[1]
+        if letters < MIN_LETTERS:
+            letters = _LETTER.subn("", sample)[1]
+    else:
+        letters = _LETTER.subn("", sample)[1]
     if letters < MIN_LETTERS and han < 4:
         return hint
     # Chinese has few characters per word: decide it by script before the model, which is
