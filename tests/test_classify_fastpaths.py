@@ -104,6 +104,10 @@ def test_fold_equals_reference_on_random_text() -> None:
     for _ in range(5000):
         text = "".join(rnd.choice(ALPHABET) for _ in range(rnd.randint(1, 16)))
         _assert_same(text)
+    latin1 = "aZ éÉßµª¹¼ÿ\xa0\xad-_`\t\n\x00" + "".join(map(chr, range(0xC0, 0x100)))
+    for alphabet in (ALPHABET, latin1, latin1 + "ŒœĀ"):   # long text: the vectorised paths
+        for _ in range(200):
+            _assert_same("".join(rnd.choice(alphabet) for _ in range(rnd.randint(128, 400))))
     for _ in range(300):   # random code points, any plane
         text = "".join(chr(rnd.randrange(0x20, 0x110000)) for _ in range(rnd.randint(1, 8)))
         _assert_same(text)

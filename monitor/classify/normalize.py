@@ -169,11 +169,38 @@ def fold(text: str) -> Folded:
     """Fold `text` for matching; see the module docstring."""
     if text.isascii():
         return Folded(text.lower().translate(_ASCII_TABLE), None)
-    quick = _translate(text)
+    # short text (titles): the dict-table translate is cheaper than the vectorised one's set-up
+    quick = text.translate(_TABLE) if len(text) < _SHORT else _translate_latin1(text) or _translate(text)
     if _SPECIAL not in quick:
         return Folded(quick, None)
     return _fold_slow(text, quick)
 
+
+_SHORT = 128
+_latin1: tuple[bytes, str] | None = None   # bytes.translate table for U+0000-U+00FF, escapes
+
+
+def _translate_latin1(text: str) -> str | None:
+    """`text.translate(_TABLE)` for Latin-1 text (German, French, Spanish, Portuguese...) with one
+    bytes.translate; None when the text is not Latin-1 or holds a character whose fold is not."""
+    global _latin1
+    if _latin1 is None:
+        table, escapes = bytearray(256), []
+        for b in range(256):
+            folded = _TABLE[b]
+            if len(folded) == 1 and ord(folded) < 256:
+                table[b] = ord(folded)      # _SPECIAL stays "\x00"
+            else:
+                escapes.append(chr(b))      # e.g. "µ" folds to Greek "μ"
+        _latin1 = (bytes(table), "".join(escapes))
+    table, escapes = _latin1
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if any(ch in text for ch in escapes):
+        return None
+    return raw.translate(table).decode("latin-1")
 
 _CP_UNKNOWN = 0xFFFFFFFF        # code point not looked up yet
 _CP_SPECIAL = 0xFFFFFFFE        # folds to more or less than one character: slow path
@@ -207,6 +234,9 @@ def _translate(text: str) -> str:
     return out.tobytes().decode("utf-32-le", "surrogatepass")
 
 
+_PIECES: dict[str, str] = {}   # fold_piece cache for the slow path ("ß", "ﬁ", letter + marks...)
+
+
 def _fold_slow(text: str, quick: str) -> Folded:
     """Fold the characters marked _SPECIAL in `quick` (runs of them, with the letter a combining
     mark belongs to) piece by piece, and record where the pieces are for the offset map."""
@@ -227,7 +257,12 @@ def _fold_slow(text: str, quick: str) -> Folded:
         if start > pos:
             parts.append(quick[pos:start])
             fpos += start - pos
-        piece = fold_piece(text[start:end])
+        raw = text[start:end]
+        piece = _PIECES.get(raw)
+        if piece is None:
+            if len(_PIECES) >= 4096:
+                _PIECES.clear()
+            piece = _PIECES[raw] = fold_piece(raw)
         parts.append(piece)
         pieces.append((fpos, start, len(piece), end - start))
         fpos += len(piece)
