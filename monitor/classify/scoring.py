@@ -106,12 +106,15 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[tuple[str, int, int,
     chosen: dict[str, list[tuple[float, tuple[str, int, int, Term]]]] = {}
     for (cat, _), (value, h) in best.items():
         kind = h[3].kind
-        acc = per_cat.setdefault(cat, {"strong": 0.0, "trigger": 0.0, "context": 0.0, "negative": 0.0})
+        acc = per_cat.get(cat)
+        if acc is None:
+            acc = per_cat[cat] = {"strong": 0.0, "trigger": 0.0, "context": 0.0, "negative": 0.0}
+            chosen[cat] = []
         if kind == "veto":
             vetoed.setdefault(cat, []).append(h[3].term)
         else:
             acc[kind] += value
-        chosen.setdefault(cat, []).append((value, h))
+        chosen[cat].append((value, h))
 
     scores: dict[str, float] = {}
     flagged: list[str] = []
