@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from alerts.config import ChannelConfig, DeliveryConfig, RouteConfig, check_references
 from monitor import USER_AGENT
@@ -180,6 +180,7 @@ class Config(Section):
 
     # Set by load_config, not read from the file.
     path: Path | None = Field(None, exclude=True)
+    _by_id: dict[str, SourceConfig] | None = PrivateAttr(None)
 
     @property
     def base_dir(self) -> Path:
@@ -194,9 +195,12 @@ class Config(Section):
         return self.resolve(self.store.path)
 
     def source(self, source_id: str) -> SourceConfig:
-        for s in self.sources:
-            if s.id == source_id:
-                return s
+        by_id = self._by_id
+        if by_id is None or len(by_id) != len(self.sources):
+            # looked up on every response: a dict, not a scan of thousands of sources
+            by_id = self._by_id = {s.id: s for s in self.sources}
+        if source_id in by_id:
+            return by_id[source_id]
         known = ", ".join(s.id for s in self.sources) or "none"
         raise KeyError(f'unknown source "{source_id}" (configured: {known})')
 

@@ -132,11 +132,13 @@ class SourceSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.keep_alive:
             return  # the daemon: polls arrive through poll() when the scheduler says a source is due
+        states = self.runtime.store.all_source_states()  # one query, not one per source
         for source in self.sources:
-            yield self.index_request(source)
+            yield self.index_request(source, states.get(source.id))
 
-    def index_request(self, source: SourceConfig) -> scrapy.Request:
-        state = self.runtime.store.source_state(source.id)
+    def index_request(self, source: SourceConfig, state: SourceState | None = None) -> scrapy.Request:
+        if state is None:
+            state = self.runtime.store.source_state(source.id)
         headers = dict(source.headers)
         if state.etag:
             headers["If-None-Match"] = state.etag
@@ -155,6 +157,7 @@ class SourceSpider(scrapy.Spider):
                 "newsmon_source": source.id,
                 "handle_httpstatus_list": HANDLED_STATUSES,
                 "newsmon_depth": 0,
+                "newsmon_state": state,
             },
         )
 
@@ -162,7 +165,7 @@ class SourceSpider(scrapy.Spider):
         source = self.runtime.source(response.meta["newsmon_source"])
         depth = response.meta.get("newsmon_depth", 0)
         now = utcnow()
-        state = self.runtime.store.source_state(source.id)
+        state = response.meta.get("newsmon_state") or self.runtime.store.source_state(source.id)
         report = self.runtime.report(source.id)
         if response.status == 304:
             report.not_modified = True
@@ -343,7 +346,7 @@ class SourceSpider(scrapy.Spider):
     def index_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         source = self.runtime.source(request.meta["newsmon_source"])
-        state = self.runtime.store.source_state(source.id)
+        state = request.meta.get("newsmon_state") or self.runtime.store.source_state(source.id)
         self._poll_failed(state, source, request.url, describe_failure(failure), utcnow())
 
     def _poll_succeeded(self, state: SourceState, now: datetime, not_modified: bool = False) -> None:

@@ -191,7 +191,7 @@ BAD_FILES = [
      ["{f}:4 categories.t.weak[0]: term \"outage\": field must be \"any\", \"title\" or \"text\", got 'body'"]),
     ("language: en\ncategories:\n  t:\n    weak: [a]\n",
      ['{f}:4 categories.t.weak[0]: term "a" is too short (one character)']),
-    ("language: en\ncategories: [\n", ["{f}:3: invalid YAML: expected the node content, but found '<stream end>'"]),
+    ("language: en\ncategories: [\n", ["{f}:3: invalid YAML: did not find expected node content (while parsing a flow node)"]),
 ]
 
 

@@ -107,7 +107,7 @@ def test_empty_file_gives_embedded_defaults(tmp_path: Path) -> None:
             "sources:\n  - {id: a, type: feed, url: 'https://e.com/'}\n  - {id: a, type: feed, url: 'https://f.com/'}\n",
             ['config.yaml:3 sources[1].id: duplicate source id "a" (first at sources[0])'],
         ),
-        ("sources: [\n", ["config.yaml:2: YAML syntax: expected the node content, but found '<stream end>'"]),
+        ("sources: [\n", ["config.yaml:2: YAML syntax: did not find expected node content (while parsing a flow node)"]),
         ("crawl: {delay: 1s}\ncrawl: {delay: 2s}\n", ['config.yaml:2: YAML syntax: found duplicate key "crawl"']),
         (
             "routes:\n  - channels: [ops]\n",

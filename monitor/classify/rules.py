@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from monitor.classify.config import ClassifyConfig
 from monitor.classify.normalize import fold_piece, is_unbounded_script, is_word_char
 from monitor.errors import ConfigProblem, KeywordError
+from monitor.yamlfile import YamlSyntaxError, fast_load
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "keywords"
 ENTITIES_FILE = "entities.yaml"
@@ -135,13 +134,9 @@ def _read_yaml(path: Path, errors: _Collector) -> Any:
         errors.add(path, None, "", f"cannot read: {exc}")
         return None
     try:
-        return YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        errors.add(path, line, "", f"invalid YAML: {exc.problem or exc.context}")
-    except YAMLError as exc:
-        errors.add(path, None, "", f"invalid YAML: {exc}")
+        return fast_load(text)
+    except YamlSyntaxError as exc:
+        errors.add(path, exc.line, "", f"invalid YAML: {exc.reason}")
     return None
 
 

@@ -1,4 +1,6 @@
-"""Scrapy settings for `scrapy list` / `scrapy crawl <spider> -a source=ID` run from the project root.
+"""Scrapy settings for `scrapy list` / `scrapy crawl <spider> -a source=ID` run from the project root
+(scrapy.cfg points here). It lives outside spiders/ because Scrapy imports every module of the spider
+package: newsmon's own commands must not read ./config.yaml behind the user's `-c` choice.
 
 They are derived from the newsmon config file: $NEWSMON_CONFIG, else ./config.yaml. An invalid config is
 reported here (file, line, key) and the crawl refuses to start.
