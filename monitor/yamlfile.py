@@ -23,7 +23,7 @@ Loc = Sequence[str | int]
 
 
 class LineCol:
-    """Where a mapping's keys and a sequence's items were written (0-based, as ruamel's `.lc`)."""
+    """Where a mapping's keys and a sequence's items were written (0-based lines and columns)."""
 
     __slots__ = ("line", "col", "keys", "items")
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
+import yaml
 
 from monitor.classify import ClassifyConfig, classify, load_ruleset
 from monitor.cli import main
@@ -16,7 +16,7 @@ from monitor.commands.check import split_plaintext
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEEDS = SHARED / "seeds"
 DEVSET = Path(__file__).resolve().parent / "data" / "devset"
-EXPECTED = YAML(typ="safe").load((SEEDS / "expected.yaml").read_text(encoding="utf-8"))
+EXPECTED = yaml.safe_load((SEEDS / "expected.yaml").read_text(encoding="utf-8"))
 RULES = load_ruleset(ClassifyConfig(), Path.cwd())
 
 

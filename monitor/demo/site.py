@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ruamel.yaml import YAML
+import yaml
 
 CATEGORIES = ("outage", "fraud", "rumor")
 STORY_KEYS = {"slug", "section", "expect", "title", "paragraphs"}
@@ -59,11 +59,10 @@ def load_stories(directory: Path | None = None) -> list[DemoStory]:
     """Every story in `directory` (default: the bundled stories), file by file in name order.
     Raises ValueError naming the file and story when one is malformed."""
     directory = directory or stories_dir()
-    yaml = YAML(typ="safe")
     out: list[DemoStory] = []
     slugs: set[str] = set()
     for file in sorted(directory.glob("*.yaml")):
-        doc = yaml.load(file.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
         lang, outlet = doc.get("language"), doc.get("outlet")
         if not isinstance(lang, str) or not isinstance(outlet, str):
             raise ValueError(f"{file.name}: needs 'language' and 'outlet'")
