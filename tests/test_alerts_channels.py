@@ -5,9 +5,8 @@ arrives with both parts and correctly encoded headers, a CRLF title adds no head
 
 from __future__ import annotations
 
-import json
 import socket
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
