@@ -164,7 +164,7 @@ def matching_story(rng: random.Random) -> tuple[str, str, str]:
     return marker, title, text
 
 
-def bench_daemon(feeds: int, stories: int, cycles: int, changing: int) -> dict[str, object]:
+def bench_daemon(feeds: int, stories: int, cycles: int, changing: int, interval: float = 10.0) -> dict[str, object]:
     rng = random.Random(7)
     receiver = Receiver()
     result: dict[str, object] = {}
@@ -172,7 +172,7 @@ def bench_daemon(feeds: int, stories: int, cycles: int, changing: int) -> dict[s
         extra = (f"channels:\n  bench: {{type: webhook, url: '{receiver.url}'}}\n"
                  "routes:\n  - channels: [bench]\n    group_by: [story]\n    group_wait: 0s\n"
                  f"server: {{listen: '127.0.0.1:{free_port()}'}}\n")
-        cfg = write_config(Path(tmp) / "config.yaml", sim, feeds, interval="10s", concurrency=64, extra=extra)
+        cfg = write_config(Path(tmp) / "config.yaml", sim, feeds, interval=f"{interval:g}s", concurrency=64, extra=extra)
         # warm up: store every feed's articles once, so the daemon's cycles are steady-state
         code, _, _, out = run_measured(newsmon("crawl", "--once", "--no-alerts", "-c", str(cfg)), Path(tmp))
         if code != 0:
@@ -196,7 +196,7 @@ def bench_daemon(feeds: int, stories: int, cycles: int, changing: int) -> dict[s
             samples = []
             for _ in range(cycles):
                 samples.append(rss_mib(daemon.pid))
-                time.sleep(10)
+                time.sleep(interval)
             samples.append(rss_mib(daemon.pid))
             result = {"latencies": latencies, "missed": missed, "rss": samples}
         finally:
@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stories", type=int, default=20, help="daemon mode: injected stories for the latency")
     p.add_argument("--cycles", type=int, default=30, help="daemon mode: poll cycles to sample RSS over")
     p.add_argument("--changing", type=int, default=5, help="daemon mode: feeds with a new story every poll")
+    p.add_argument("--interval", type=float, default=10.0, help="daemon mode: every source's poll interval, seconds")
     a = p.parse_args(argv if argv is not None else [])   # from `python -m benchmarks`: the defaults
 
     print(f"bench_poll: (a) poll cycle of {a.feeds} unchanged feeds with `newsmon crawl --once` "
@@ -240,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         if not daemon_available():
             print("  (c)/(d) need `newsmon run` (monitor/commands/run.py), which is not there yet")
             return 1
-        print(f"bench_poll: (c)/(d) `newsmon run` against {a.feeds} feeds every 10s ({a.changing} changing), "
+        print(f"bench_poll: (c)/(d) `newsmon run` against {a.feeds} feeds every {a.interval:g}s ({a.changing} changing), "
               f"{a.stories} injected stories, RSS over {a.cycles} cycles", flush=True)
-        d = bench_daemon(a.feeds, a.stories, a.cycles, a.changing)
+        d = bench_daemon(a.feeds, a.stories, a.cycles, a.changing, a.interval)
         lat = sorted(d["latencies"])  # type: ignore[arg-type]
         if lat:
             p50 = statistics.median(lat)
