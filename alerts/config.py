@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from monitor.durations import parse_duration
 
@@ -140,6 +140,7 @@ class EmailConfig(_ChannelBase):
     from_: str = Field(alias="from")
     to: list[str] = Field(min_length=1)
     subject_prefix: str = "[newsmon]"
+    ca_file: str | None = None          # PEM CA certificates to trust instead of the system store
 
     @field_validator("from_")
     @classmethod
@@ -161,6 +162,15 @@ class EmailConfig(_ChannelBase):
         for addr in v:
             if "@" not in addr or any(c in addr for c in "\r\n,"):
                 raise ValueError(f'not an email address: "{addr}"')
+        return v
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("security") == "none":
+            raise ValueError('only used with security "ssl" or "starttls"')
+        if v is not None and not v.strip():
+            raise ValueError("empty path")
         return v
 
     @property

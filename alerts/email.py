@@ -1,6 +1,9 @@
 """Email over SMTP. Config: `host`, `port` (default 465 ssl / 587 starttls / 25 none), `security`
 (ssl | starttls | none — none only for a local relay), `username` + `password` (optional login),
-`from`, `to`, `subject_prefix`, `rate_limit`, `timeout`.
+`from`, `to`, `subject_prefix`, `ca_file`, `rate_limit`, `timeout`.
+
+TLS (`ssl` and `starttls`) always verifies the certificate and the host name; `ca_file` (a PEM file of CA
+certificates, e.g. an internal relay's private CA) is trusted instead of the system store when given.
 
 `render_email` builds a multipart/alternative message (text + HTML) with EmailMessage and policy SMTP,
 so subjects and names in any script are encoded correctly; article text is HTML-escaped, and line breaks
@@ -104,8 +107,9 @@ class EmailChannel:
         c = self.config
         msg = render_email(message, c.from_, c.to, c.subject_prefix)
         host = f"{c.host}:{c.effective_port}"
+        context = self._tls_context() if c.security != "none" else None
         try:
-            self._deliver(msg)
+            self._deliver(msg, context)
         except smtplib.SMTPAuthenticationError as exc:
             raise NotifyError(f"{self.label}: login refused by {host} (SMTP {exc.smtp_code})", retryable=False) from None
         except smtplib.SMTPRecipientsRefused as exc:
@@ -120,8 +124,9 @@ class EmailChannel:
             raise NotifyError(
                 f"{self.label}: SMTP {exc.smtp_code} from {host}: {detail}", retryable=400 <= exc.smtp_code < 500
             ) from None
-        except ssl.SSLCertVerificationError:
-            raise NotifyError(f"{self.label}: TLS certificate of {host} not trusted", retryable=False) from None
+        except ssl.SSLCertVerificationError as exc:
+            reason = scrub(collapse_ws(exc.verify_message or str(exc.reason or "unknown reason")), c.secrets())
+            raise NotifyError(f"{self.label}: {host}: certificate verification failed: {reason}", retryable=False) from None
         except smtplib.SMTPNotSupportedError:
             raise NotifyError(f"{self.label}: {host} does not support STARTTLS or login", retryable=False) from None
         except (socket.timeout, TimeoutError):
@@ -129,9 +134,20 @@ class EmailChannel:
         except (OSError, smtplib.SMTPException) as exc:
             raise NotifyError(f"{self.label}: connection to {host} failed ({type(exc).__name__})", retryable=True) from None
 
-    def _deliver(self, msg: EmailMessage) -> None:
+    def _tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name verification on; `ca_file` replaces the system CA store. An unusable
+        `ca_file` is permanent: retrying reads the same file."""
+        ca_file = self.config.ca_file
+        try:
+            return ssl.create_default_context(cafile=ca_file)
+        except ssl.SSLError as exc:
+            reason = "no usable PEM certificate in it" if exc.reason == "NO_CERTIFICATE_OR_CRL_FOUND" else str(exc.reason)
+            raise NotifyError(f'{self.label}: ca_file "{ca_file}": {reason}', retryable=False) from None
+        except OSError as exc:
+            raise NotifyError(f'{self.label}: ca_file "{ca_file}": {exc.strerror or type(exc).__name__}', retryable=False) from None
+
+    def _deliver(self, msg: EmailMessage, context: ssl.SSLContext | None) -> None:
         c = self.config
-        context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if c.security == "ssl":
             smtp = smtplib.SMTP_SSL(c.host, c.effective_port, timeout=self.timeout, context=context)
