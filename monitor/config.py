@@ -235,6 +235,9 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         raise ConfigError(problems)
     assert isinstance(config, Config)
     config.path = path.resolve()
+    for channel in config.channels.values():  # like every path in the file: relative to its directory
+        if getattr(channel, "ca_file", None):
+            channel.ca_file = str(config.resolve(channel.ca_file))  # type: ignore[union-attr]
     return config
 
 

@@ -147,6 +147,14 @@ def test_missing_env_var_is_the_only_problem_reported_for_its_value(tmp_path: Pa
     assert problems(tmp_path, text) == ["config.yaml:2 channels.ops.url: environment variable SLACK_WEBHOOK_URL is not set"]
 
 
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    text = ("store: {path: db/n.db}\nchannels:\n  m: {type: email, host: relay.example, from: a@example.com, "
+            "to: [b@example.com], ca_file: certs/ca.pem}\n")
+    config = load_config(write(tmp_path, text), env={})
+    assert config.store_path == tmp_path / "db" / "n.db"
+    assert config.channels["m"].ca_file == str(tmp_path / "certs" / "ca.pem")
+
+
 def test_env_default_syntax(tmp_path: Path) -> None:
     text = "store: {path: '${DB:-fallback.db}'}\n"
     assert load_config(write(tmp_path, text), env={}).store.path == "fallback.db"
