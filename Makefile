@@ -22,5 +22,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+lint: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check ruff==0.17.6
+	$(BIN)/ruff check .
+
 clean:
 	rm -rf $(VENV) build *.egg-info

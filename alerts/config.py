@@ -9,7 +9,7 @@ Durations are strings ("30s", "5m", "2h") parsed with monitor.durations.parse_du
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
@@ -45,7 +45,7 @@ def _check_rate(value: Any) -> str | None:
     return str(value)
 
 
-Rate = Annotated[Union[str, None], BeforeValidator(_check_rate)]
+Rate = Annotated[str | None, BeforeValidator(_check_rate)]
 
 
 def secret_parts(values: list[str]) -> list[str]:
@@ -192,11 +192,11 @@ class ConsoleConfig(_ChannelBase):
 
 
 ChannelConfig = Annotated[
-    Union[SlackConfig, WebhookConfig, EmailConfig, AppriseConfig, ConsoleConfig],
+    SlackConfig | WebhookConfig | EmailConfig | AppriseConfig | ConsoleConfig,
     Field(discriminator="type"),
 ]
 
-MatchValue = Union[str, list[str]]
+MatchValue = str | list[str]
 
 
 class RouteConfig(_Model):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import smtplib
-import socket
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -129,7 +128,7 @@ class EmailChannel:
             raise NotifyError(f"{self.label}: {host}: certificate verification failed: {reason}", retryable=False) from None
         except smtplib.SMTPNotSupportedError:
             raise NotifyError(f"{self.label}: {host} does not support STARTTLS or login", retryable=False) from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise NotifyError(f"{self.label}: no response from {host} within {self.timeout:g}s", retryable=True) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise NotifyError(f"{self.label}: connection to {host} failed ({type(exc).__name__})", retryable=True) from None

@@ -22,8 +22,9 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from alerts import outbox
 from alerts.config import ChannelConfig, ConsoleConfig, DeliveryConfig, RouteConfig, check_references

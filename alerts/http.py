@@ -9,8 +9,8 @@ text of a `requests` exception (it repeats the URL). Known secrets are scrubbed 
 
 from __future__ import annotations
 
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urlsplit
 

@@ -30,5 +30,5 @@ CHANNELS: dict[str, type] = {
 
 
 def build_channel(name: str, config: object, timeout: float) -> Channel:
-    kind = getattr(config, "type")
+    kind = config.type
     return CHANNELS[kind](name, config, timeout)  # type: ignore[no-any-return]

@@ -177,13 +177,13 @@ def bench_daemon(feeds: int, stories: int, cycles: int, changing: int, interval:
         code, _, _, out = run_measured(newsmon("crawl", "--once", "--no-alerts", "-c", str(cfg)), Path(tmp))
         if code != 0:
             raise RuntimeError(f"warm-up crawl failed with exit code {code}:\n{out[-2000:]}")
-        log = open(Path(tmp) / "daemon.log", "w+")
+        log = open(Path(tmp) / "daemon.log", "w+")  # noqa: SIM115 (closed in the finally below)
         daemon = subprocess.Popen(newsmon("run", "-c", str(cfg)), cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
         try:
             latencies: list[float] = []
             missed = 0
             time.sleep(2)  # let it start and begin its first cycle
-            for k in range(stories):
+            for _k in range(stories):
                 marker, title, text = matching_story(rng)
                 story = sim.inject(rng.randrange(changing, feeds), title, text)
                 arrived = receiver.arrival_of(marker, timeout=40)

@@ -64,7 +64,7 @@ class Feed:
             for it in reversed(self.items))
         self.body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {self.index}'
                      f"</title><link>{base}/</link><description>simulated</description><language>en</language>"
-                     f"{entries}</channel></rss>").encode("utf-8")
+                     f"{entries}</channel></rss>").encode()
         self.etag = f'"{hashlib.sha1(self.body).hexdigest()[:16]}"'
 
 

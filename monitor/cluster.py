@@ -48,10 +48,10 @@ def assign_story(conn: sqlite3.Connection, article: Article, result: Classificat
         if result.entities and row[1] in result.entities and cats & story_cats:
             best = row[0]
             break
-        if not result.entities and row[1] is None and cats & story_cats:
-            if similarity(article.title, row[3]) >= TITLE_SIMILARITY:
-                best = row[0]
-                break
+        if (not result.entities and row[1] is None and cats & story_cats
+                and similarity(article.title, row[3]) >= TITLE_SIMILARITY):
+            best = row[0]
+            break
     if best is not None:
         story_cats = set(json.loads(next(r[2] for r in rows if r[0] == best)))
         conn.execute(

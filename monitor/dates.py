@@ -257,7 +257,7 @@ _YEAR_RE = re.compile(r"(?<!\d)(?:19[9]\d|20\d\d)(?!\d)")
 _LABEL_ANYWHERE_RE = re.compile(
     "(" + "|".join(
         re.escape(label) for label in sorted(
-            [l for l in _LABELS if len(l) >= 4 or any(ord(ch) > 0x2E80 for ch in l)], key=len, reverse=True
+            [lab for lab in _LABELS if len(lab) >= 4 or any(ord(ch) > 0x2E80 for ch in lab)], key=len, reverse=True
         )
     ) + r")\s*[:：]?\s*",
     re.IGNORECASE,

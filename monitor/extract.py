@@ -220,9 +220,7 @@ def _metadata(tree: Any, url: str) -> dict[str, Any]:
             continue
         if key in _DATE_META_RANK:
             ranked.append((_DATE_META_RANK[key], content))
-        elif key == "content-language" and not meta["lang"]:
-            meta["lang"] = normalise_language(content)
-        elif key == "og:locale" and not meta["lang"]:
+        elif key == "content-language" and not meta["lang"] or key == "og:locale" and not meta["lang"]:
             meta["lang"] = normalise_language(content)
         elif key == "og:title":
             og_title = content

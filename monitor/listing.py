@@ -146,9 +146,7 @@ def looks_like_article_url(url: str) -> bool:
         return True
     if stem != leaf and len(segments) >= 2 and len(stem) >= 8 and ("-" in stem or "_" in stem or len(stem) >= 12):
         return True
-    if _CJK.search(stem) and len(stem) >= 6:
-        return True
-    return False
+    return bool(_CJK.search(stem) and len(stem) >= 6)
 
 
 def _headline_like(text: str) -> bool:

@@ -8,9 +8,10 @@ lost between "stored" and "queued", and a re-poll never yields the same article 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from monitor.cluster import assign_story
 from monitor.models import Article, Classification

@@ -14,9 +14,10 @@ is built from the `NEWSMON_CONFIG` file.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, AsyncIterator, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import scrapy

@@ -4,9 +4,10 @@ channel configs with recognisable secrets, a controllable clock, and `wait_until
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import TypeAdapter
 

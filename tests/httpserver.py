@@ -97,9 +97,9 @@ class LocalSite:
             status = 301
         etag = f'"{hashlib.sha1(route.body).hexdigest()[:16]}"' if route and route.etag else None
         if route and status == 200:
-            if etag and h.headers.get("If-None-Match") == etag:
-                status = 304
-            elif route.last_modified and h.headers.get("If-Modified-Since") == route.last_modified:
+            not_modified_etag = etag is not None and h.headers.get("If-None-Match") == etag
+            not_modified_date = bool(route.last_modified) and h.headers.get("If-Modified-Since") == route.last_modified
+            if not_modified_etag or not_modified_date:
                 status = 304
         with self._lock:
             self.hits.append(Hit(path, dict(h.headers.items()), status))

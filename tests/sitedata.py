@@ -111,7 +111,7 @@ def rss(base: str, stories: list[Story], now: datetime | None = None, summary: b
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Test News</title>'
         f"<link>{base}/</link><description>test</description>{''.join(items)}</channel></rss>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def news_sitemap(base: str, entries: list[tuple[str, datetime, str]]) -> bytes:

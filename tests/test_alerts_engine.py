@@ -55,10 +55,9 @@ def rx2() -> Receiver:
 def test_enqueue_joins_the_callers_transaction(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     engine = AlertEngine(channels({"c": {"type": "console"}}), [], delivery(), store, clock=Clock())
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            add(engine, store, article(), classification(), T0)
-            raise RuntimeError("crawl failed after storing")
+    with pytest.raises(RuntimeError), store.transaction():
+        add(engine, store, article(), classification(), T0)
+        raise RuntimeError("crawl failed after storing")
     assert outbox_rows(store) == [] and store.count_articles() == 0
     assert add(engine, store, article(), classification(["fraud", "outage"]), T0) == 2
     assert [r["channel"] for r in outbox_rows(store)] == ["c", "c"]

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.classify import ClassifyConfig, classify, load_ruleset
-from monitor.classify import normalize
+from monitor.classify import ClassifyConfig, classify, load_ruleset, normalize
 from monitor.classify.matcher import find_hits
 from monitor.classify.normalize import Folded, fold
 

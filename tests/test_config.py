@@ -9,7 +9,6 @@ import pytest
 from monitor.config import load_config
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError
-
 from tests.conftest import ROOT
 
 GOOD = """\

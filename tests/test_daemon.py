@@ -14,8 +14,8 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tests.httpserver import LocalSite
 from tests.receiver import Receiver, Reply

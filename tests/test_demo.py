@@ -193,7 +193,7 @@ def test_crawl_once_of_the_demo_site_stores_the_intended_categories(tmp_path: Pa
         assert result.returncode == 0, result.stdout + result.stderr
         with sqlite3.connect(tmp_path / "demo.db") as conn:
             stored = dict(conn.execute("SELECT url, categories FROM articles").fetchall())
-        expected = {site.url(s.path): '["%s"]' % s.expect if s.alerting else "[]" for s in STORIES}
+        expected = {site.url(s.path): f'["{s.expect}"]' if s.alerting else "[]" for s in STORIES}
         assert stored == expected
         for lang, (kind, _) in SOURCE_KINDS.items():
             line = next(x.split() for x in result.stdout.splitlines() if x.startswith(f"demo-{lang} "))

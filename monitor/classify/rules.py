@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from monitor.classify.config import ClassifyConfig
 from monitor.classify.normalize import fold_piece, is_unbounded_script, is_word_char
 from monitor.errors import ConfigProblem, KeywordError
@@ -342,7 +341,7 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
     entity_defs.extend((e.name, list(e.aliases)) for e in cfg.entities)
 
     categories = sorted({t.category for t in terms} | {name for _, name, _ in settings})
-    for name, over in cfg.categories.items():
+    for name in cfg.categories:
         if name not in categories:
             errors.add("config", None, f"classify.categories.{name}",
                        f'unknown category "{name}" (known: {", ".join(categories) or "none"})')

@@ -54,11 +54,11 @@ def _test(config: object, name: str) -> int:
     from alerts.message import sample_notification
     from alerts.registry import build_channel
 
-    channels = dict(getattr(config, "channels")) or {"console": ConsoleConfig(type="console")}
+    channels = dict(config.channels) or {"console": ConsoleConfig(type="console")}
     if name not in channels:
         print(f'alerts test: unknown channel "{name}" (configured: {", ".join(channels)})', file=sys.stderr)
         return 2
-    channel = build_channel(name, channels[name], getattr(config, "delivery").timeout)
+    channel = build_channel(name, channels[name], config.delivery.timeout)
     try:
         channel.send(sample_notification(name))
     except NotifyError as exc:

@@ -21,10 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.crawl import crawl_once
-    from monitor.runtime import Runtime
     from monitor.config import load_config
+    from monitor.crawl import crawl_once
     from monitor.logs import setup_logging
+    from monitor.runtime import Runtime
 
     config = load_config(args.config)
     setup_logging(config.log.format, config.log.level, verbose=args.verbose)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
@@ -24,7 +25,6 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable
 
 import yaml
 
@@ -319,7 +319,7 @@ class DemoSite:
 {main}
 <footer><p>All stories on this site are fictional, written for the newsmon demo.</p>
 <a href="/{lang}/contact/">Contact</a> <a href="/{lang}/privacy/">Privacy</a></footer>
-</body></html>""".encode("utf-8")
+</body></html>""".encode()
 
     def _home(self, published: list[Published]) -> bytes:
         rows = "".join(
@@ -362,7 +362,7 @@ class DemoSite:
             f"<title>{escape(self.outlets[lang])}</title><link>{self.base}/{lang}/</link>"
             f"<description>newsmon demo news ({lang})</description><language>{lang}</language>"
             f"<ttl>1</ttl>{items}</channel></rss>\n"
-        ).encode("utf-8")
+        ).encode()
 
     def _atom(self, lang: str, mine: list[Published]) -> bytes:
         updated = (mine[0].at if mine else datetime(2000, 1, 1, tzinfo=timezone.utc)).isoformat()
@@ -377,7 +377,7 @@ class DemoSite:
             f"<title>{escape(self.outlets[lang])}</title><id>{self.base}/{lang}/</id>"
             f'<link rel="self" href="{self.base}/{lang}/atom.xml"/><updated>{updated}</updated>'
             f"<author><name>newsmon demo</name></author>{entries}</feed>\n"
-        ).encode("utf-8")
+        ).encode()
 
     def _sitemap(self, items: list[Published]) -> bytes:
         urls = "".join(

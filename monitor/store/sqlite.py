@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from monitor.models import Article, Classification
 from monitor.store.base import SourceState, StoredArticle
