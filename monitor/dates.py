@@ -183,6 +183,15 @@ def _dateparser(language: str | None):  # type: ignore[no-untyped-def]
     return parser
 
 
+def parse_http_date(value: str) -> datetime | None:
+    """An HTTP date (RFC 9110: "Sun, 06 Nov 1994 08:49:37 GMT") as an aware datetime, or None."""
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 def _language(language: str | None) -> str | None:
     if not language:
         return None

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +24,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from monitor.config import SourceConfig
+from monitor.dates import parse_http_date
 from monitor.models import Article
 from monitor.runtime import Runtime
 from monitor.store.base import SourceState
@@ -50,12 +50,9 @@ def retry_after(value: bytes | None, now: datetime) -> datetime | None:
     try:
         delay = float(text)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        when = parse_http_date(text)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
         delay = (when - now).total_seconds()
     return now + timedelta(seconds=min(max(delay, 0), 86400))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,14 @@ def run_newsmon(*args: str, cwd: Path, env: dict[str, str] | None = None, timeou
         text=True,
         timeout=timeout,
     )
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll `check` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

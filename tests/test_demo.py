@@ -24,7 +24,7 @@ from monitor.extract import extract_page
 from monitor.feeds import parse_feed
 from monitor.listing import find_article_links
 from monitor.sitemaps import parse_sitemap
-from tests.conftest import ROOT, run_newsmon
+from tests.conftest import ROOT, run_newsmon, wait_until
 
 STORIES = load_stories()
 LANGUAGES = ["en", "de", "vi", "zh", "ar", "es", "fr"]
@@ -38,14 +38,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
         return exc.code, dict(exc.headers.items()), exc.read()
 
 
-def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+wait_for = wait_until
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,15 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
 import yaml
+
+from monitor.dates import parse_http_date
 
 CATEGORIES = ("outage", "fraud", "rumor")
 STORY_KEYS = {"slug", "section", "expect", "title", "paragraphs"}
@@ -399,11 +401,6 @@ def _not_modified(if_none_match: str | None, if_modified_since: str | None, etag
         tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
         return "*" in tags or etag in tags
     if if_modified_since and last_modified is not None:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
-        return last_modified <= since
+        since = parse_http_date(if_modified_since)
+        return since is not None and last_modified <= since
     return False
