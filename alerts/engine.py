@@ -227,6 +227,9 @@ class AlertEngine:
         self._start_workers(flush=False)
 
     def _start_workers(self, flush: bool) -> dict[str, _Worker]:
+        released = outbox.release_dead_leases(self.store, self.clock())
+        if released:
+            log.info("took back %d messages leased by a process that is gone; retrying them", released)
         started = {}
         for name in self.channels:
             w = self._workers.get(name)

@@ -16,6 +16,8 @@ strings with microseconds (they sort as text).
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -103,6 +105,35 @@ class Claim:
 
 
 _READY = "status = 'pending' AND channel = ? AND (lease_until IS NULL OR lease_until <= ?)"
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def release_dead_leases(store: SqliteStore, now: datetime) -> int:
+    """Leases held by processes of this host that no longer run (a crash, kill -9) are released, so
+    their messages are retried now, with the same idempotency key, rather than when the lease expires."""
+    host = socket.gethostname()
+    rows = store.query(
+        "SELECT DISTINCT lease_owner FROM alert_outbox WHERE status = 'pending' AND lease_until > ?"
+        " AND lease_owner LIKE ?", (ts(now), f"{host}:%"))
+    released = 0
+    for (owner,) in rows:
+        pid = owner.rsplit(":", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with store.transaction() as conn:
+                released += conn.execute(
+                    "UPDATE alert_outbox SET lease_until = NULL, lease_owner = NULL"
+                    " WHERE status = 'pending' AND lease_owner = ?", (owner,)).rowcount
+    return released
 
 
 def claim(store: SqliteStore, channel: str, now: datetime, flush: bool, lease: float) -> Claim | None:
@@ -117,8 +148,9 @@ def claim(store: SqliteStore, channel: str, now: datetime, flush: bool, lease: f
         if row is None:
             return None
         conn.execute(
-            "UPDATE alert_outbox SET open = 0, attempts = attempts + 1, lease_until = ?, last_attempt_at = ? WHERE id = ?",
-            (ts(now + timedelta(seconds=lease)), ts(now), row["id"]),
+            "UPDATE alert_outbox SET open = 0, attempts = attempts + 1, lease_until = ?, lease_owner = ?,"
+            " last_attempt_at = ? WHERE id = ?",
+            (ts(now + timedelta(seconds=lease)), OWNER, ts(now), row["id"]),
         )
         items = conn.execute(
             "SELECT i.payload FROM alert_outbox_items m JOIN alert_items i ON i.id = m.item_id"

@@ -75,4 +75,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alert_silences_ends ON alert_silences(ends_at);
     """,
+    # 2: who holds a lease ("host:pid"), so a restart after a crash (kill -9 mid-send) can take back
+    # the leases of its dead predecessor at once instead of waiting for them to expire
+    """
+    ALTER TABLE alert_outbox ADD COLUMN lease_owner TEXT;
+    """,
 ]

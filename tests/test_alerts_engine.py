@@ -299,6 +299,42 @@ def test_restart_resumes_pending_without_resending_sent(tmp_path: Path, rx: Rece
     assert engine2.stats()["h"] == {"sent": 2, "pending": 0, "dead": 0}
 
 
+def test_restart_after_kill9_mid_send_takes_back_the_dead_process_lease(tmp_path: Path, rx: Receiver) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    store = make_store(tmp_path)
+    rts = routes({"channels": ["h"], "group_wait": "0s"})
+    chans = channels({"h": hook(rx)})
+    engine = AlertEngine(chans, rts, delivery(), store)
+    add(engine, store, article(1), classification())
+    # A process claimed the message, then died (kill -9) before recording the outcome: its lease would
+    # hold the message for timeout + 30 s.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    owner = f"{socket.gethostname()}:{int(dead.stdout)}"
+    store.conn.execute("UPDATE alert_outbox SET lease_until = '2999-01-01T00:00:00.000000+00:00', lease_owner = ?,"
+                       " attempts = 1", (owner,))
+    assert engine.deliver_due() == 0, "leased to another process: not sent"
+    assert engine.drain(5) == 0, "a new start takes the dead process's lease back and sends"
+    (req,) = rx.wait_for(1)
+    assert req.json()["alerts"][0]["url"] == article(1).url
+    assert engine.stats()["h"] == {"sent": 1, "pending": 0, "dead": 0}
+
+
+def test_a_live_process_lease_is_respected(tmp_path: Path, rx: Receiver) -> None:
+    import os
+    import socket
+
+    store = make_store(tmp_path)
+    engine = AlertEngine(channels({"h": hook(rx)}), routes({"channels": ["h"], "group_wait": "0s"}), delivery(), store)
+    add(engine, store, article(1), classification())
+    store.conn.execute("UPDATE alert_outbox SET lease_until = '2999-01-01T00:00:00.000000+00:00', lease_owner = ?",
+                       (f"{socket.gethostname()}:{os.getppid()}",))  # our parent: alive, e.g. `crawl --once`
+    assert engine.drain(0.5) == 1
+    assert rx.requests == []
+
+
 def test_drain_flushes_groups_still_waiting(tmp_path: Path, rx: Receiver) -> None:
     store = make_store(tmp_path)
     engine = AlertEngine(channels({"h": hook(rx)}), routes({"channels": ["h"], "group_wait": "1h"}), delivery(), store)

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -90,6 +91,11 @@ sources:
     return path
 
 
+def stored(tmp: Path, url: str) -> bool:
+    with sqlite3.connect(tmp / "daemon.db") as conn:
+        return bool(conn.execute("SELECT 1 FROM articles WHERE url = ?", (url,)).fetchall())
+
+
 def alerted_urls(receiver: Receiver) -> list[str]:
     return [a["url"] for r in receiver.succeeded() for a in r.json()["alerts"] if a["kind"] == "article"]
 
@@ -148,7 +154,8 @@ def test_sighup_with_changed_keyword_file_changes_what_alerts(tmp_path: Path) ->
         daemon = DaemonProcess(cfg)
         try:
             daemon.wait_for_line("newsmon running")
-            wait_until(lambda: site.requests_to(f"/news/{RECALL.slug}.html"), 20, "the recall story fetched")
+            wait_until(lambda: stored(tmp_path, site.url(f"/news/{RECALL.slug}.html")), 30,
+                       "the recall story stored (classified with the first rules)")
             # An invalid edit is refused with the file and line; the old rules stay in force.
             rules.write_text("language: en\ncategories:\n  recall:\n    strong: [\"recalls\"]\n    bogus: 1\n",
                              encoding="utf-8")
