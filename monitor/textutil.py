@@ -27,3 +27,12 @@ def snippet(text: str, start: int, end: int, width: int = 80) -> str:
     pre = ("…" if lo > 0 else "") + collapse_ws(text[lo:start])
     post = collapse_ws(text[end:hi]) + ("…" if hi < len(text) else "")
     return f"{pre} {text[start:end]} {post}".strip()
+
+
+def table(rows: list[list[str]], numeric: set[int] | frozenset[int] = frozenset()) -> str:
+    """Rows as aligned columns for a terminal; columns in `numeric` are right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(r)).rstrip()
+        for r in rows
+    )

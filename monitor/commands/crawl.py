@@ -9,6 +9,8 @@ import argparse
 import logging
 import sys
 
+from monitor.textutil import table
+
 HELP = "poll the sources once, store and classify new articles, deliver alerts, and exit"
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(runtime, source_ids: list[str] | None, pending: int) -> None:
     ids = source_ids or [s.id for s in runtime.config.sources if s.enabled]
-    rows = [("SOURCE", "NEW", "SEEN", "MATCHED", "ALERTS", "ERRORS", "NOTE")]
+    rows = [["SOURCE", "NEW", "SEEN", "MATCHED", "ALERTS", "ERRORS", "NOTE"]]
     for sid in ids:
         r = runtime.report(sid)
         note = r.errors[-1] if r.errors else ("not modified (304)" if r.not_modified else "")
@@ -57,10 +59,7 @@ def print_summary(runtime, source_ids: list[str] | None, pending: int) -> None:
             note = (note + "; " if note else "") + f"{r.article_errors} article fetches failed"
         if r.old:
             note = (note + "; " if note else "") + f"{r.old} older than max_age (not alerted)"
-        rows.append((sid, str(r.new), str(r.seen), str(r.matched), str(r.alerts), str(len(r.errors)), note))
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row[:6]))
-              + ("  " + row[6] if row[6] else ""))
+        rows.append([sid, str(r.new), str(r.seen), str(r.matched), str(r.alerts), str(len(r.errors)), note])
+    print(table(rows, numeric={1, 2, 3, 4, 5}))
     if runtime.engine is not None:
         print(f"alerts still pending delivery: {pending}" if pending else "alerts: all delivered")

@@ -7,6 +7,8 @@ import argparse
 import json
 from datetime import datetime, timedelta, timezone
 
+from monitor.textutil import table
+
 HELP = "show each source's polling state and the alert outbox"
 
 
@@ -35,11 +37,6 @@ def next_poll_text(next_poll: str | None, now: datetime) -> str:
         return "-"
     when = datetime.fromisoformat(next_poll)
     return "due" if when <= now else ago(when, now)
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
 
 
 def run(args: argparse.Namespace) -> int:
