@@ -33,6 +33,9 @@ REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 WATCH_EVERY = 2.0       # seconds between checks of config/keyword file modification times
 HEARTBEAT = 5.0         # seconds between liveness ticks (for /healthz)
 FIRST_POLL_SPREAD = 30  # seconds over which the first polls after start are spread
+# crawl.* keys read per poll, so a reload applies them; the others configure Scrapy's engine at start.
+RELOADABLE_CRAWL_KEYS = {"max_age", "health_after", "backoff_max", "jitter", "max_articles_per_poll",
+                         "fetch_articles", "min_summary_chars", "shutdown_grace"}
 
 
 def utcnow() -> datetime:
@@ -215,10 +218,7 @@ class Daemon:
             self.runtime.engine = AlertEngine.from_config(new, self.runtime.store)
             self.runtime.processor.engine = self.runtime.engine
             self.runtime.engine.start()
-        if old.crawl.model_dump(exclude={"max_age", "health_after", "backoff_max", "jitter",
-                                          "max_articles_per_poll", "fetch_articles", "min_summary_chars"}) != \
-                new.crawl.model_dump(exclude={"max_age", "health_after", "backoff_max", "jitter",
-                                               "max_articles_per_poll", "fetch_articles", "min_summary_chars"}):
+        if old.crawl.model_dump(exclude=RELOADABLE_CRAWL_KEYS) != new.crawl.model_dump(exclude=RELOADABLE_CRAWL_KEYS):
             log.warning("crawl connection settings (concurrency, delay, timeout, size, robots, user agent) "
                         "changed: they take effect at the next restart")
         if old.store.path != new.store.path or old.server != new.server:
@@ -239,8 +239,8 @@ class Daemon:
     def health(self) -> tuple[bool, dict[str, object]]:
         stalled = time.monotonic() - self.last_tick > 6 * HEARTBEAT
         states = self.runtime.store.all_source_states()
-        failing = sorted(s for s, st in states.items() if st.consecutive_errors > 0
-                         and any(src.id == s for src in self.config.sources))
+        failing = sorted(s.id for s in self.config.sources
+                         if s.id in states and states[s.id].consecutive_errors > 0)
         pending = 0
         if self.runtime.engine is not None:
             pending = sum(c.get("pending", 0) for c in self.runtime.engine.stats().values())
