@@ -12,18 +12,8 @@ from monitor import __version__
 from monitor.errors import ConfigError
 from monitor.logs import setup_logging
 
-# Subcommand name -> module under monitor.commands. Order is the order shown in --help.
-COMMANDS = [
-    ("run", "run"),
-    ("crawl", "crawl"),
-    ("validate", "validate"),
-    ("check", "check"),
-    ("backtest", "backtest"),
-    ("status", "status"),
-    ("alerts", "alerts"),
-    ("silence", "silence"),
-    ("demo", "demo"),
-]
+# Subcommands, each the module of that name under monitor.commands, in the order --help shows them.
+COMMANDS = ["run", "crawl", "validate", "check", "backtest", "status", "alerts", "silence", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,13 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"newsmon {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS:
-        try:
-            module = importlib.import_module(f"monitor.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"monitor.commands.{module_name}":
-                continue  # command not built yet
-            raise
+    for name in COMMANDS:
+        module = importlib.import_module(f"monitor.commands.{name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

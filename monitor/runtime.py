@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from monitor.config import Config, SourceConfig, load_config
@@ -29,8 +28,6 @@ class PollReport:
     not_modified: bool = False
     errors: list[str] = field(default_factory=list)
     article_errors: int = 0
-    started: datetime | None = None
-    finished: datetime | None = None
 
 
 class RuleHolder:

@@ -66,20 +66,19 @@ def describe_failure(failure: Failure) -> str:
     text = str(exc)
     if isinstance(exc, IgnoreRequest) and "robots" in text.lower():
         return "forbidden by robots.txt"
-    if isinstance(exc, sx.DownloadTimeoutError) or "took longer than" in text:
+    if "took longer than" in text:
         return "timed out"
-    if isinstance(exc, sx.CannotResolveHostError):
-        return "DNS lookup failed"
-    if isinstance(exc, sx.DownloadConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, sx.DownloadCancelledError):
-        return "response larger than crawl.max_size"
-    if isinstance(exc, sx.ResponseDataLossError):
-        return "truncated response (connection closed before the end of the body)"
-    if isinstance(exc, sx.DownloadFailedError):
-        return "connection closed without a complete response"
-    if isinstance(exc, sx.UnsupportedURLSchemeError):
-        return "unsupported URL scheme"
+    for kind, reason in (  # most specific first: some of these subclass DownloadFailedError
+        (sx.DownloadTimeoutError, "timed out"),
+        (sx.CannotResolveHostError, "DNS lookup failed"),
+        (sx.DownloadConnectionRefusedError, "connection refused"),
+        (sx.DownloadCancelledError, "response larger than crawl.max_size"),
+        (sx.ResponseDataLossError, "truncated response (connection closed before the end of the body)"),
+        (sx.DownloadFailedError, "connection closed without a complete response"),
+        (sx.UnsupportedURLSchemeError, "unsupported URL scheme"),
+    ):
+        if isinstance(exc, kind):
+            return reason
     name = type(exc).__name__
     return f"{name}: {text}" if text else name
 
@@ -142,8 +141,6 @@ class SourceSpider(scrapy.Spider):
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
-        report = self.runtime.report(source.id)
-        report.started = utcnow()
         return scrapy.Request(
             source.url,
             callback=self.parse_index,

@@ -28,8 +28,6 @@ class SourceState:
     retry_after_until: datetime | None = None
     polls: int = 0
     not_modified: int = 0
-    articles_total: int = 0
-    last_new: int = 0
     health_alerted: bool = False
 
 

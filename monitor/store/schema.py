@@ -49,8 +49,6 @@ CORE: list[str] = [
         retry_after_until  TEXT,
         polls              INTEGER NOT NULL DEFAULT 0,
         not_modified       INTEGER NOT NULL DEFAULT 0,
-        articles_total     INTEGER NOT NULL DEFAULT 0,
-        last_new           INTEGER NOT NULL DEFAULT 0,
         health_alerted     INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE stories (
