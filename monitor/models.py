@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 
 @dataclass
@@ -26,8 +27,9 @@ class Article:
     summary: str = ""
     tags: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
+        """Computed once, on first use (dedupe, then storing): set the final text before asking."""
         from monitor.textutil import content_hash
 
         return content_hash(self.title, self.text)
