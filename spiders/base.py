@@ -27,8 +27,9 @@ from monitor.config import SourceConfig
 from monitor.dates import parse_http_date
 from monitor.models import Article
 from monitor.runtime import Runtime
+from monitor.schedule import next_check
 from monitor.store.base import SourceState
-from monitor.urls import same_site
+from monitor.urls import canonical_url, same_site
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ class SourceSpider(scrapy.Spider):
         entries = {}
         for e in feed.entries:
             if e.url:
-                entries.setdefault(self._canonical(e.url), e)
+                entries.setdefault(canonical_url(e.url), e)
         new = self._unknown(source, list(entries))
         new.sort(key=lambda u: entries[u].published or now, reverse=True)
         fetch = source.fetch_articles if source.fetch_articles is not None else self.runtime.config.crawl.fetch_articles
@@ -245,7 +246,7 @@ class SourceSpider(scrapy.Spider):
             )
         entries = {}
         for e in sitemap.entries:
-            entries.setdefault(self._canonical(e.url), e)
+            entries.setdefault(canonical_url(e.url), e)
         new = self._unknown(source, list(entries))
         new.sort(key=lambda u: entries[u].published or entries[u].lastmod or now, reverse=True)
         for url in new[: self.runtime.config.crawl.max_articles_per_poll]:
@@ -262,7 +263,7 @@ class SourceSpider(scrapy.Spider):
         if not links:
             log.warning("source %s: %s: no article links found%s", source.id, response.url,
                         " with the configured selectors" if source.selectors else "")
-        titles = {self._canonical(link.url): link.text for link in links}
+        titles = {canonical_url(link.url): link.text for link in links}
         for url in self._unknown(source, list(titles))[: self.runtime.config.crawl.max_articles_per_poll]:
             yield self.article_request(source, url, title=titles[url], published=None, language=source.language)
 
@@ -390,8 +391,6 @@ class SourceSpider(scrapy.Spider):
             self.runtime.store.save_source_state(state)
 
     def _next_poll(self, source: SourceConfig, state: SourceState, now: datetime) -> datetime:
-        from monitor.schedule import next_check
-
         return next_check(now, source.interval, state, self.runtime.config.crawl.backoff_max)
 
     # -- the daemon's long-lived crawl ------------------------------------------------------------
@@ -417,12 +416,6 @@ class SourceSpider(scrapy.Spider):
         known = self.runtime.store.known_urls(urls)
         self.runtime.report(source.id).seen += len(known)
         return [u for u in urls if u not in known]
-
-    @staticmethod
-    def _canonical(url: str) -> str:
-        from monitor.urls import canonical_url
-
-        return canonical_url(url)
 
 
 def _header(response: Response, name: str) -> str | None:
