@@ -19,7 +19,7 @@ from monitor.errors import NotifyError
 
 
 def render_apprise(n: Notification) -> tuple[str, str]:
-    """(title, body) as plain text."""
+    """(title, body) as plain text: the email text part, so without control characters (`cleaned()`)."""
     return n.title, render_text(n)
 
 

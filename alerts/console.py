@@ -1,5 +1,8 @@
 """Prints alerts to stdout, several readable lines each. The implicit channel when none is configured,
-so `make run` shows something. No config keys beyond the common `rate_limit`."""
+so `make run` shows something. No config keys beyond the common `rate_limit`.
+
+Renders the notification's `cleaned()` copy: no field carries ESC (ANSI sequences), CR or another
+control character into the operator's terminal, nor a line break that would fake a line."""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ import sys
 
 from alerts.config import ConsoleConfig
 from alerts.message import Notification, more_sources
-from monitor.textutil import collapse_ws
 
 
 def render_console(n: Notification) -> str:
+    n = n.cleaned()
     lines = [f"=== {n.title}"]
     alerts = n.alerts if n.mode == "digest" else [n.lead]
     for a in alerts:
@@ -21,7 +24,7 @@ def render_console(n: Notification) -> str:
         if a.terms:
             lines.append("    matched: " + ", ".join(a.terms))
         if a.snippet:
-            lines.append(f"    “{collapse_ws(a.snippet)}”")
+            lines.append(f"    “{a.snippet}”")
     if n.mode != "digest" and n.others:
         lines.append(f"    {more_sources(len(n.others))}:")
         lines += [f"      - {o.headline} ({o.source}) {o.url}" for o in n.others]

@@ -6,9 +6,12 @@ TLS (`ssl` and `starttls`) always verifies the certificate and the host name; `c
 certificates, e.g. an internal relay's private CA) is trusted instead of the system store when given.
 
 `render_email` builds a multipart/alternative message (text + HTML) with EmailMessage and policy SMTP,
-so subjects and names in any script are encoded correctly; article text is HTML-escaped, and line breaks
-in titles are collapsed, so a CR or LF in an article can never add a header. The Message-ID is derived
-from the idempotency key, so a retry after an unknown outcome carries the same Message-ID.
+so subjects and names in any script are encoded correctly. Both parts render the notification's
+`cleaned()` copy, so no field carries a line break or another control character: the subject and names
+go through `one_line`, so a CR or LF in an article can never add a header, and the text part has no
+control characters but its own line breaks. In the HTML part every field is HTML-escaped and only an
+http(s) URL becomes an `href` (attribute-escaped); any other URL is shown as text. The Message-ID is
+derived from the idempotency key, so a retry after an unknown outcome carries the same Message-ID.
 """
 
 from __future__ import annotations
@@ -23,17 +26,18 @@ from email.utils import format_datetime, parseaddr
 
 from alerts.config import EmailConfig
 from alerts.http import scrub
-from alerts.message import Alert, Notification, more_sources
+from alerts.message import Alert, Notification, is_web_url, more_sources, one_line
 from monitor.errors import NotifyError
 from monitor.textutil import collapse_ws
 
 
 def _address(text: str) -> Address:
     name, addr = parseaddr(text)
-    return Address(display_name=collapse_ws(name), addr_spec=addr)
+    return Address(display_name=one_line(name), addr_spec=addr)
 
 
 def render_text(n: Notification) -> str:
+    n = n.cleaned()
     lines = [n.title, ""]
     alerts = n.alerts if n.mode == "digest" else [n.lead]
     for a in alerts:
@@ -42,7 +46,7 @@ def render_text(n: Notification) -> str:
         if a.terms:
             lines.append("Matched: " + ", ".join(a.terms))
         if a.snippet:
-            lines.append(f"“{collapse_ws(a.snippet)}”")
+            lines.append(f"“{a.snippet}”")
         lines.append("")
     if n.mode != "digest" and n.others:
         lines.append(f"{more_sources(len(n.others))}:")
@@ -54,25 +58,31 @@ def render_text(n: Notification) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _link(url: str, text: str) -> str:
+    """An `<a>` for an http(s) URL, the text alone otherwise; both escaped (`quote=True` for the attribute)."""
+    return f'<a href="{html.escape(url)}">{html.escape(text)}</a>' if is_web_url(url) else html.escape(text)
+
+
 def _html_alert(a: Alert) -> str:
     e = html.escape
     rows = "".join(f"<tr><th align=left>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in a.facts())
-    out = f'<h3><a href="{e(a.url)}">{e(a.headline)}</a></h3><table>{rows}</table>'
+    out = f"<h3>{_link(a.url, a.headline)}</h3><table>{rows}</table>"
     if a.terms:
         out += "<p><b>Matched:</b> " + ", ".join(f"<code>{e(t)}</code>" for t in a.terms) + "</p>"
     if a.snippet:
-        out += f"<blockquote>{e(collapse_ws(a.snippet))}</blockquote>"
+        out += f"<blockquote>{e(a.snippet)}</blockquote>"
     return out
 
 
 def render_html(n: Notification) -> str:
+    n = n.cleaned()
     e = html.escape
     parts = [f"<html><body><h2>{e(n.title)}</h2>"]
     alerts = n.alerts if n.mode == "digest" else [n.lead]
     parts += [_html_alert(a) for a in alerts]
     if n.mode != "digest" and n.others:
         parts.append(f"<p>{more_sources(len(n.others))}:</p><ul>")
-        parts += [f'<li><a href="{e(o.url)}">{e(o.headline)}</a> ({e(o.source)})</li>' for o in n.others]
+        parts += [f"<li>{_link(o.url, o.headline)} ({e(o.source)})</li>" for o in n.others]
         parts.append("</ul>")
     if n.mode == "update" and n.earlier:
         parts.append(f"<p>{n.earlier} earlier alerts for this story were sent before.</p>")
@@ -82,7 +92,7 @@ def render_html(n: Notification) -> str:
 
 def render_email(n: Notification, sender: str, recipients: list[str], subject_prefix: str = "[newsmon]") -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = collapse_ws(f"{subject_prefix} {n.title}")
+    msg["Subject"] = one_line(f"{subject_prefix} {n.title}")
     msg["From"] = _address(sender)
     msg["To"] = [_address(r) for r in recipients]
     msg["Date"] = format_datetime(n.created)

@@ -1,20 +1,38 @@
 """What channels send: `Alert` (one article in one flagged category, or one source-health event) and
 `Notification` (one message for one channel: a group of alerts, an update to a group, or a digest).
 
-Also the facts every renderer shows, as plain text (renderers escape for their medium), and
-`alert_from_article`, which turns the classifier's evidence into an alert: the matched terms and a
-snippet with the best match in context.
+Also the facts every renderer shows, as plain text; `cleaned()`, the copy every text renderer starts
+from: each text field through `one_line`, so no field from a feed carries a line break, a control
+character (ESC, NUL, C1) or a lone surrogate into any medium (renderers then escape for their medium:
+Slack mrkdwn, HTML); and `alert_from_article`, which turns the classifier's evidence into an alert: the
+matched terms and a snippet with the best match in context.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 from monitor.models import Article, Classification, Match
 from monitor.textutil import collapse_ws, snippet
 
 HEALTH = "source_health"
+
+# control characters that are not whitespace (NUL, ESC, DEL, the C1 set with CSI) and lone surrogates
+_UNSHOWABLE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """`text` as one line any medium can show: whitespace runs (CR, LF and the other line breaks among
+    them) become one space, and the other control characters and lone surrogates (which UTF-8 cannot
+    carry) are dropped, so no terminal escape sequence, NUL or header break survives."""
+    return collapse_ws(_UNSHOWABLE.sub("", text))
+
+
+def is_web_url(url: str) -> bool:
+    """Only http(s) URLs become links: no javascript:, data:, or Slack's `!channel` / `@user` forms."""
+    return url.lower().startswith(("http://", "https://"))
 
 
 @dataclass
@@ -38,6 +56,15 @@ class Alert:
     error: str | None = None              # source_health: the last error
     errors: int | None = None             # source_health: consecutive failures
 
+    def cleaned(self) -> Alert:
+        """A copy with every text field, and every text in a list field, through `one_line`."""
+        def clean(v: object) -> object:
+            if isinstance(v, str):
+                return one_line(v)
+            return [clean(x) for x in v] if isinstance(v, list) else v
+
+        return replace(self, **{k: clean(v) for k, v in vars(self).items()})
+
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         d["published"] = self.published.astimezone(timezone.utc).isoformat() if self.published else None
@@ -55,16 +82,16 @@ class Alert:
         """One line, never containing a line break."""
         if self.kind == HEALTH:
             if self.status == "recovered":
-                return collapse_ws(f"Source {self.source} recovered")
-            return collapse_ws(f"Source {self.source} is failing ({self.errors or 0} errors)")
-        return collapse_ws(self.title) or self.url
+                return one_line(f"Source {self.source} recovered")
+            return one_line(f"Source {self.source} is failing ({self.errors or 0} errors)")
+        return one_line(self.title) or one_line(self.url)
 
     def facts(self) -> list[tuple[str, str]]:
         """(label, value) pairs shown under the headline, plain text."""
         if self.kind == HEALTH:
             out = [("Source", self.source), ("Status", self.status or "")]
             if self.error:
-                out.append(("Error", collapse_ws(self.error)))
+                out.append(("Error", one_line(self.error)))
             return out
         out = [("Category", self.category)]
         if self.entity:
@@ -92,6 +119,10 @@ class Notification:
     id: int | None = None
     created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
+    def cleaned(self) -> Notification:
+        """A copy with every alert `cleaned()` and the group key (it holds an entity) on one line."""
+        return replace(self, alerts=[a.cleaned() for a in self.alerts], group_key=one_line(self.group_key))
+
     @property
     def lead(self) -> Alert:
         return self.alerts[0]
@@ -102,16 +133,17 @@ class Notification:
 
     @property
     def title(self) -> str:
-        """The message's one-line title (email subject, Slack header, console first line)."""
+        """The message's one-line title (email subject, Slack header, console first line); `one_line`."""
         n = len(self.alerts)
         if self.mode == "digest":
             cats = sorted({a.category for a in self.alerts})
-            return f"Digest: {n} alert{'s' if n != 1 else ''} ({', '.join(cats)})"
+            return one_line(f"Digest: {n} alert{'s' if n != 1 else ''} ({', '.join(cats)})")
         prefix = f"[{self.lead.category}" + (f" · {self.lead.entity}" if self.lead.entity else "") + "] "
         if self.mode == "update":
-            return f"{prefix}{n} more source{'s' if n != 1 else ''}: {self.lead.headline}"
-        more = f" (+{n - 1} more source{'s' if n != 2 else ''})" if n > 1 else ""
-        return f"{prefix}{self.lead.headline}{more}"
+            rest = f"{n} more source{'s' if n != 1 else ''}: {self.lead.headline}"
+        else:
+            rest = self.lead.headline + (f" (+{n - 1} more source{'s' if n != 2 else ''})" if n > 1 else "")
+        return one_line(prefix + rest)
 
 
 def more_sources(n: int) -> str:

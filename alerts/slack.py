@@ -1,18 +1,28 @@
 """Slack incoming webhook. Config: `url` (secret), `rate_limit` (default "1/s"), `timeout`.
 
-`render_slack(notification)` builds a Block Kit message with a plain-text fallback; article text is
-escaped for Slack mrkdwn (`&`, `<`, `>`) and cut to Slack's limits (header 150, section text 3000,
-field 2000, 50 blocks, fallback ~4000). Success is HTTP 2xx with the body `ok`; anything else is a
+`render_slack(notification)` builds a Block Kit message with a mrkdwn fallback `text`, from the
+notification's `cleaned()` copy (no control characters or line breaks in any field). So that nothing from
+a feed can mention (`<!channel>`, `<@U1>`, `<#C1>`) or link, every `<` in mrkdwn is one this module wrote:
+- text (`escape`): `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;` (Slack's rules);
+- links (`link`): only http(s) URLs, as `<url|label>`: in the URL `|`, `<`, `>`, whitespace and control
+  characters are percent-encoded and `&` is `&amp;`; the label is escaped, with `|` as `¦`; any other URL
+  is shown as escaped text;
+- the plain_text header (`plain`): Slack does not parse it, so it is shown as is, except that `<` before
+  `!`, `@` or `#` gets a word joiner (U+2060), so no mention-shaped text is anywhere in the payload.
+Texts are cut to Slack's limits (header 150, section text 3000, field 2000, 50 blocks, fallback ~4000),
+never inside an entity or a link. Success is HTTP 2xx with the body `ok`; anything else is a
 failure, reported with Slack's error code (e.g. `invalid_token`, `channel_not_found`).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import quote
 
 from alerts.config import SlackConfig
 from alerts.http import host_of, post, scrub
-from alerts.message import Alert, Notification, more_sources
+from alerts.message import Alert, Notification, is_web_url, more_sources
 from monitor.errors import NotifyError
 
 HEADER_MAX = 150
@@ -22,30 +32,44 @@ FIELDS_MAX = 10
 BLOCKS_MAX = 50
 FALLBACK_MAX = 4000
 
+_URL_UNSAFE = re.compile(r"[\s|<>\x00-\x1f\x7f-\x9f]")
+_MENTION_START = re.compile(r"<(?=[!@#])")
+
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def fit(text: str, limit: int) -> str:
-    """Cut already-escaped mrkdwn to `limit` characters, ending in "…", never inside an entity."""
+    """Cut already-escaped mrkdwn to `limit` characters, ending in "…", never inside an entity or a link
+    (every `<` in escaped mrkdwn opens a link)."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     amp = cut.rfind("&", max(0, len(cut) - 5))
     if amp >= 0 and ";" not in cut[amp:]:
         cut = cut[:amp]
+    lt = cut.rfind("<")
+    if lt > cut.rfind(">"):
+        cut = cut[:lt]
     return cut + "…"
 
 
 def plain(text: str, limit: int) -> str:
-    """plain_text objects need no escaping, only the length limit."""
+    """plain_text is not parsed by Slack: no escaping, only no mention-shaped `<!`, `<@`, `<#`, and the limit."""
+    text = _MENTION_START.sub("<\u2060", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def url_text(url: str) -> str:
+    """A URL for mrkdwn: `|`, `<`, `>`, whitespace and control characters percent-encoded, `&` as `&amp;`."""
+    return _URL_UNSAFE.sub(lambda m: quote(m.group(), safe=""), url).replace("&", "&amp;")
+
+
 def link(url: str, text: str) -> str:
-    safe_url = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
-    return f"<{safe_url}|{escape(text).replace('|', '¦')}>"
+    """`<url|text>` for an http(s) URL; otherwise just the text (escaped)."""
+    label = escape(text)
+    return f"<{url_text(url)}|{label.replace('|', '¦')}>" if is_web_url(url) else label
 
 
 def _line(a: Alert) -> str:
@@ -98,6 +122,7 @@ def _list_blocks(title: str, alerts: list[Alert], room: int) -> list[dict[str, o
 
 def render_slack(n: Notification) -> dict[str, object]:
     """The JSON body for a Slack incoming webhook."""
+    n = n.cleaned()
     blocks: list[dict[str, object]] = [{"type": "header", "text": {"type": "plain_text", "text": plain(n.title, HEADER_MAX)}}]
     if n.mode == "digest":
         blocks += _list_blocks("Alerts", n.alerts, BLOCKS_MAX - len(blocks) - 1)
@@ -109,7 +134,7 @@ def render_slack(n: Notification) -> dict[str, object]:
         elif n.others:
             blocks += _list_blocks(f"{more_sources(len(n.others))}", n.others, BLOCKS_MAX - len(blocks) - 1)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": fit(f"newsmon · {escape(n.group_key)}", 300)}]})
-    fallback = escape(n.title) + f"\n{n.lead.url}"
+    fallback = f"{escape(n.title)}\n{link(n.lead.url, n.lead.url)}"
     if n.lead.snippet:
         fallback += "\n" + escape(n.lead.snippet)
     return {"text": fit(fallback, FALLBACK_MAX), "blocks": blocks[:BLOCKS_MAX]}

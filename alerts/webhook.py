@@ -4,6 +4,10 @@ Config: `url` (secret), `secret` (optional HMAC key), `headers` (extra headers),
 Headers sent: `Content-Type: application/json`, `Idempotency-Key` (the same on every retry of one
 message), `X-Newsmon-Event` (alert|update|digest) and, with a secret,
 `X-Newsmon-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+
+Field values are sent as they are: JSON encoding is their escaping (quotes, backslashes and control
+characters become escapes), so no value can break the payload. The one thing UTF-8 cannot carry, a lone
+surrogate, is sent as "?" (`encode`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ def render_webhook(n: Notification) -> dict[str, object]:
     }
 
 
+def encode(payload: dict[str, object]) -> bytes:
+    """Compact UTF-8 JSON; a lone surrogate (only ever inside a string) becomes "?"."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
@@ -61,7 +70,7 @@ class WebhookChannel:
         self.label = f"webhook {name}"
 
     def send(self, message: Notification) -> None:
-        body = json.dumps(render_webhook(message), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = encode(render_webhook(message))
         headers = {k: v.get_secret_value() for k, v in self.config.headers.items()}
         headers.update(
             {

@@ -59,7 +59,9 @@ def test_slack_message_exact() -> None:
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Matched:* `fraud`"}},
     ]
     assert body["blocks"][4]["text"]["text"] == ">police said a *fraud* scheme &lt;script&gt; &amp; more"
-    assert body["text"] == ("[fraud · MoMo] Fraud at &lt;MoMo&gt; &amp; partners\nhttps://n.example/0?a=1&b=<2>\n"
+    # the fallback's URL is a link like any other (it was sent raw: issue 8, Slack mention injection)
+    assert body["text"] == ("[fraud · MoMo] Fraud at &lt;MoMo&gt; &amp; partners\n"
+                            "<https://n.example/0?a=1&amp;b=%3C2%3E|https://n.example/0?a=1&amp;b=&lt;2&gt;>\n"
                             "police said a fraud scheme &lt;script&gt; &amp; more")
 
 
