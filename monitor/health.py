@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """Called inside the `except` of a failed request; the default prints a traceback to stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):   # BrokenPipe, ConnectionReset: the client hung up
+            log.debug("health endpoint: client %s went away: %s", client_address[0], exc)
+        else:
+            log.error("health endpoint: request from %s failed", client_address[0], exc_info=True)
 
 
 class HealthServer:
@@ -45,8 +58,7 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host.strip("[]") or "127.0.0.1", int(port)), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="health", daemon=True)
 
     @property

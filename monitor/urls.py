@@ -2,7 +2,8 @@
 
 `canonical_url` gives the form under which an article is stored and de-duplicated: resolved against a
 base, scheme and host lower-cased, default port removed, fragment dropped and tracking parameters
-(utm_*, fbclid, gclid, mc_cid, ref, ...) stripped; the order of the remaining query parameters is kept.
+(utm_*, fbclid, gclid, mc_cid, ref, ...) stripped; the remaining query parameters are kept in order, as
+written.
 `same_site` compares registrable domains (public suffix list snapshot bundled with tldextract; it is
 never fetched over the network). Reads no config.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import tldextract
 
@@ -39,19 +40,20 @@ def _is_tracking(name: str) -> bool:
 
 def canonical_url(url: str, base: str | None = None) -> str:
     """The canonical form of `url` (resolved against `base` if relative). Never raises: a URL that
-    cannot be parsed is returned stripped of surrounding whitespace."""
+    cannot be parsed, or is not http(s) with a host, is returned stripped of surrounding whitespace.
+    Idempotent: canonical_url(canonical_url(u)) == canonical_url(u)."""
     url = url.strip()
     if base:
         try:
-            url = urljoin(base, url)
+            url = urljoin(base, url).strip()
         except ValueError:
-            return url
+            pass  # a base that cannot be parsed: `url` on its own
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            return url
         host = (parts.hostname or "").rstrip(".")
+        if scheme not in ("http", "https") or not host:
+            return url
         try:
             port = parts.port
         except ValueError:
@@ -68,12 +70,11 @@ def canonical_url(url: str, base: str | None = None) -> str:
     path = parts.path or "/"
     if _UNSAFE.search(path):
         path = quote(path, safe="/%:@!$&'()*+,;=~-._")
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
-        if len(kept) != len(pairs):
-            query = urlencode(kept, doseq=True)
+    # drop tracking parameters but keep the others exactly as written, so that a link with and
+    # without them gives the same URL
+    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(unquote_plus(p.split("=")[0])))
+    if _UNSAFE.search(query):
+        query = quote(query, safe="/?%:@!$&'()*+,;=~-._")
     return urlunsplit((scheme, netloc, path, query, ""))
 
 

@@ -45,7 +45,7 @@ _LETTERS = {
     "ى": "ي", "ی": "ي", "ئ": "ي", "ة": "ه", "ک": "ك", "ۀ": "ه",
     "ё": "е",                                    # Russian ё is written е in most news text
     "-": " ", "\u2010": " ", "\u2011": " ", "\u2012": " ", "\u2013": " ", "\u2014": " ",
-    "_": " ", "’": "'", "‘": "'", "ʼ": "'", "`": "'",
+    "_": " ", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "\x00": " ",
 }
 
 _t2s_lock = threading.Lock()
@@ -61,7 +61,12 @@ def _t2s(ch: str) -> str:
 
                 _t2s_converter = opencc.OpenCC("t2s")
     out = _t2s_converter.convert(ch)
-    return out if len(out) == 1 else ch
+    if len(out) != 1:
+        return ch
+    if out != ch:   # t2s is not always idempotent: 薴 -> 苧 -> 苎
+        again = _t2s_converter.convert(out)
+        out = again if len(again) == 1 else out
+    return out
 
 
 def _is_cjk(ch: str) -> bool:
@@ -100,8 +105,8 @@ class _FoldTable(dict):
 
 
 _TABLE = _FoldTable()
-_ASCII_TABLE = str.maketrans({"-": " ", "_": " ", "`": "'", "\t": " ", "\n": " ", "\r": " ",
-                              "\x0b": " ", "\x0c": " ", "\x00": " "})
+# the same fold for ASCII, applied after str.lower: dashes, "_", "`", every whitespace character, NUL
+_ASCII_TABLE = str.maketrans({chr(c): fold_piece(chr(c)) for c in range(128) if fold_piece(chr(c)) != chr(c).lower()})
 
 
 class Folded:
