@@ -21,7 +21,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 MATCH_KEYS = ("category", "entity", "language", "source", "tag")
 GROUP_KEYS = ("category", "entity", "language", "source", "story")
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
+_RATE = re.compile(r"^\s*(\d{1,9})\s*/\s*(\S+)\s*$")
 
 
 def parse_rate(value: str | None) -> float | None:
@@ -67,10 +67,18 @@ def secret_parts(values: list[str]) -> list[str]:
 
 
 def _http_url(secret: SecretStr) -> SecretStr:
-    parts = urlsplit(secret.get_secret_value())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(secret.get_secret_value()):
         raise ValueError("not an http(s) URL")  # never echo the value: it holds the token
     return secret
+
+
+def is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError when not a number in 0..65535
+    except ValueError:  # also "[" without "]"
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 class _Model(BaseModel):
@@ -85,8 +93,8 @@ class _ChannelBase(_Model):
     def min_interval(self) -> float | None:
         return parse_rate(self.rate_limit)
 
-    def secrets(self) -> list[str]:
-        """Every secret value of this channel, for scrubbing error messages."""
+    def secret_values(self) -> list[str]:
+        """Every secret value of this channel, as written."""
         out = []
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -94,7 +102,11 @@ class _ChannelBase(_Model):
                 out.append(value.get_secret_value())
             elif isinstance(value, dict):
                 out += [v.get_secret_value() for v in value.values() if isinstance(v, SecretStr)]
-        return secret_parts(out)
+        return out
+
+    def secrets(self) -> list[str]:
+        """Every secret value of this channel and its token-bearing parts, for scrubbing error messages."""
+        return secret_parts(self.secret_values())
 
 
 class SlackConfig(_ChannelBase):
@@ -153,7 +165,10 @@ class EmailConfig(_ChannelBase):
         name, addr = parseaddr(v)
         if "@" not in addr:
             raise ValueError(f'not an email address: "{v}"')
-        Address(display_name=name, addr_spec=addr)
+        try:
+            Address(display_name=name, addr_spec=addr)
+        except Exception as exc:  # HeaderParseError is not a ValueError
+            raise ValueError(f'not an email address: "{v}" ({exc})') from None
         return v
 
     @field_validator("to")
@@ -243,13 +258,13 @@ class RouteConfig(_Model):
 class DeliveryConfig(_Model):
     """The `delivery:` section: how the outbox is worked off."""
 
-    timeout: Duration = 10.0            # per send attempt
+    timeout: Duration = Field(10.0, gt=0)  # per send attempt
     backoff_base: Duration = 5.0        # first retry after base, then x2 each attempt, with jitter
     backoff_max: Duration = 600.0       # cap on one backoff step
     max_age: Duration = 86400.0         # an undelivered message older than this goes to dead letters
     max_attempts: int | None = Field(None, ge=1)  # optional cap on attempts (none: only max_age)
     drain_timeout: Duration = 30.0      # how long `crawl --once` waits for deliveries
-    poll_interval: Duration = 1.0       # how often idle workers look at the outbox
+    poll_interval: Duration = Field(1.0, gt=0)  # how often idle workers look at the outbox
 
 
 def check_references(

@@ -7,35 +7,43 @@ Sections: store, crawl, classify, channels, routes, delivery, server, log, sourc
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from alerts.config import ChannelConfig, DeliveryConfig, RouteConfig, check_references
+from alerts.config import ChannelConfig, DeliveryConfig, RouteConfig, check_references, is_http_url
 from monitor import USER_AGENT
 from monitor.classify.config import ClassifyConfig
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ConfigProblem
+from monitor.logs import register_secret
 from monitor.yamlfile import YamlDoc, load_yaml, substitute_env, validate_model
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
+MAX_SIZE = 1024**4
 
 
 def parse_size(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    m = _SIZE.match(str(value))
-    if not m:
-        raise ValueError(f'not a size: "{value}" (use e.g. "10MB")')
-    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower() if m.group(2) else None])
+        size: float = value
+    else:
+        m = _SIZE.match(str(value))
+        if not m:
+            raise ValueError(f'not a size: "{value}" (use e.g. "10MB")')
+        size = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower() if m.group(2) else None]
+    if size > MAX_SIZE:
+        raise ValueError(f'too large: "{value}" (at most 1TiB)')
+    return int(size)
 
 
 Size = Annotated[int, BeforeValidator(parse_size)]
@@ -46,8 +54,7 @@ class Section(BaseModel):
 
 
 def check_http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(value):
         raise ValueError("not an http(s) URL")
     return value
 
@@ -66,7 +73,7 @@ class CrawlConfig(Section):
     concurrency: int = Field(16, ge=1, le=512)        # requests in flight, all sites together
     per_domain: int = Field(2, ge=1, le=64)           # requests in flight per site
     delay: Duration = 0.25                            # between requests to one site
-    timeout: Duration = 30.0
+    timeout: Duration = Field(30.0, gt=0)
     max_size: Size = 10 * 1024 * 1024                 # a larger response is dropped, not truncated
     retries: int = Field(2, ge=0, le=10)              # per request, for timeouts and 5xx (not 4xx)
     max_age: Duration = 2 * 86400                     # older articles are stored but never alerted
@@ -74,9 +81,17 @@ class CrawlConfig(Section):
     min_summary_chars: int = Field(500, ge=0)         # a feed entry with less text than this is fetched
     max_articles_per_poll: int = Field(100, ge=1)     # new links followed per source per poll
     backoff_max: Duration = 6 * 3600                  # failing sources: interval x 2^errors, capped here
+    page_retry: Duration = 60.0                       # an article page that failed: retried after this, doubling
     health_after: int = Field(5, ge=1)                # consecutive failures before a source-health alert
     jitter: float = Field(0.1, ge=0, le=0.5)          # fraction of the interval to spread polls by
     shutdown_grace: Duration = 20.0                   # on SIGTERM: time for in-flight requests to finish
+
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, v: str) -> str:
+        if any(c in v for c in "\r\n"):
+            raise ValueError("contains a line break")
+        return v
 
 
 class SourceConfig(Section):
@@ -107,6 +122,16 @@ class SourceConfig(Section):
     @classmethod
     def _url(cls, v: str) -> str:
         return check_http_url(v)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+                raise ValueError(f'invalid header name "{name}"')
+            if any(c in v[name] for c in "\r\n"):
+                raise ValueError(f'header "{name}": value contains a line break')
+        return v
 
     @field_validator("interval")
     @classmethod
@@ -157,8 +182,9 @@ class ServerConfig(Section):
     @classmethod
     def _listen(cls, v: str) -> str:
         host, sep, port = v.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ValueError('use "HOST:PORT", e.g. "127.0.0.1:9464"')
+        if (not sep or not re.fullmatch(r"[0-9]{1,5}", port) or int(port) >= 65536
+                or not re.fullmatch(r"[A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]", host)):
+            raise ValueError('use "HOST:PORT", e.g. "127.0.0.1:9464" or "[::1]:9464"')
         return v
 
 
@@ -214,7 +240,60 @@ def _cross_checks(doc: YamlDoc, config: Config) -> list[ConfigProblem]:
         seen.setdefault(src.id, i)
     for loc, message in check_references(config.channels, config.routes):
         problems.append(doc.problem(list(loc), message))
+    paths: list[tuple[list[str | int], str | None]] = [(["store", "path"], config.store.path),
+                                                       (["classify", "watchlist"], config.classify.watchlist)]
+    paths += [(["classify", "keywords", i], p) for i, p in enumerate(config.classify.keywords)]
+    paths += [(["channels", name, "ca_file"], getattr(c, "ca_file", None)) for name, c in config.channels.items()]
+    for loc, value in paths:
+        if value is not None and (reason := _unusable_path(config, value)):
+            problems.append(doc.problem(loc, reason))
+    if not problems and (not config.store.path.strip() or config.store_path.is_dir()):
+        problems.append(doc.problem(["store", "path"], 'must name the SQLite file, e.g. "newsmon.db"'))
     return problems
+
+
+def _unusable_path(config: Config, value: str) -> str | None:
+    """Why a path written in the file can never be opened (None if it can, whether it exists or not)."""
+    try:
+        config.resolve(value).exists()
+    except RuntimeError as exc:  # "~nosuchuser/..."
+        return str(exc)
+    except OSError as exc:  # a name too long
+        return exc.strerror or str(exc)
+    return None
+
+
+def _bad_numbers(value: Any, loc: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    """Numbers pydantic accepted but the daemon cannot use: "nan" and "inf" written as strings, and
+    integers beyond 64 bits (SQLite, timers and C libraries overflow on them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield loc, "not a finite number"
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        yield loc, "number too large"
+    elif isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            if not field.exclude:
+                yield from _bad_numbers(getattr(value, name), [*loc, field.alias or name])
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _bad_numbers(v, [*loc, k])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _bad_numbers(v, [*loc, i])
+
+
+_SECRET_NAME = re.compile(r"pass|token|secret|key|auth|cookie|credential|signature|session", re.I)
+
+
+def _register_secrets(config: Config) -> None:
+    """Secret-bearing values written in the file itself (${VAR} values are registered when substituted)."""
+    for channel in config.channels.values():
+        register_secret(*channel.secret_values())
+    for source in config.sources:
+        parts = urlsplit(source.url)
+        register_secret(*(v for k, v in source.headers.items() if _SECRET_NAME.search(k)),
+                        *(v for k, v in parse_qsl(parts.query) if _SECRET_NAME.search(k)),
+                        parts.password or "")
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
@@ -229,12 +308,14 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     problems += [p for p in more if p.path not in unset]
     if config is not None:
         assert isinstance(config, Config)
+        config.path = path.resolve()
         problems += _cross_checks(doc, config)
+        problems += [doc.problem(loc, message) for loc, message in _bad_numbers(config, [])]
     if problems:
         problems.sort(key=lambda p: (p.line or 0))
         raise ConfigError(problems)
     assert isinstance(config, Config)
-    config.path = path.resolve()
+    _register_secrets(config)
     for channel in config.channels.values():  # like every path in the file: relative to its directory
         if getattr(channel, "ca_file", None):
             channel.ca_file = str(config.resolve(channel.ca_file))  # type: ignore[union-attr]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 
+MAX_SECONDS = 3650 * 86400  # ten years: longer would overflow timers, timeouts and date arithmetic
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
@@ -13,9 +15,7 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"negative duration: {value!r}")
-        return float(value)
+        return _checked(value, repr(value))
     text = str(value).strip().lower().replace(" ", "")
     if not text:
         raise ValueError("empty duration")
@@ -28,7 +28,18 @@ def parse_duration(value: str | int | float) -> float:
         pos = m.end()
     if pos != len(text):
         raise ValueError(f'not a duration: "{value}" (use e.g. "30s", "5m", "2h", "1d")')
-    return total
+    return _checked(total, f'"{value}"')
+
+
+def _checked(seconds: float, shown: str) -> float:
+    shown = shown if len(shown) <= 40 else shown[:36] + "…" + shown[-3:]
+    if isinstance(seconds, float) and math.isnan(seconds):
+        raise ValueError(f"not a finite number: {shown}")
+    if seconds < 0:
+        raise ValueError(f"negative duration: {shown}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"too long: {shown} (at most {MAX_SECONDS // 86400}d)")
+    return float(seconds)
 
 
 def format_duration(seconds: float) -> str:

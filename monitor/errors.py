@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from monitor.logs import redact
+
 
 class NewsmonError(Exception):
     """Base class for errors newsmon reports to the user."""
@@ -18,9 +20,9 @@ class ConfigProblem:
         self.path = path
         self.message = message
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # a ${VAR} value echoed by a message (e.g. 'not a duration: "…"') is masked
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return redact(f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}")
 
     def __repr__(self) -> str:
         return f"ConfigProblem({str(self)!r})"
@@ -61,3 +63,7 @@ class NotifyError(NewsmonError):
         self.retryable = retryable
         self.retry_after = retry_after
         super().__init__(reason)
+
+
+class StoreError(NewsmonError):
+    """The store cannot be opened (read-only, missing directory, not a database): the command stops."""

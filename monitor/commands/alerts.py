@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from monitor.errors import NotifyError
+from monitor.logs import redact
 
 HELP = "test a channel, list the alert outbox, retry dead letters"
 
@@ -63,7 +64,7 @@ def _test(config: object, name: str) -> int:
         channel.send(sample_notification(name))
     except NotifyError as exc:
         kind = "temporary" if exc.retryable else "permanent"
-        print(f"alerts test: {exc.reason} ({kind} failure)", file=sys.stderr)
+        print(f"alerts test: {redact(exc.reason)} ({kind} failure)", file=sys.stderr)
         return 1
     print(f"alerts test: sent a test alert to {name}")
     return 0
@@ -79,11 +80,11 @@ def _list(store: object, status: str | None, limit: int) -> int:
     for r in rows:
         when = r.created.strftime("%Y-%m-%d %H:%M:%S")
         print(f"{r.id:>6}  {r.status:<7}  {r.channel:<16} {when}  {r.alerts} alert{'s' if r.alerts != 1 else ''}"
-              f"  attempts={r.attempts}  {r.title[:80]}")
+              f"  attempts={r.attempts}  {redact(r.title[:80])}")
         if r.status == "pending" and r.next_attempt:
             print(f"        next attempt {r.next_attempt.strftime('%Y-%m-%d %H:%M:%S')} UTC")
         if r.last_error:
-            print(f"        {r.last_error}")
+            print(f"        {redact(r.last_error)}")
     return 0
 
 

@@ -7,6 +7,7 @@ import argparse
 import json
 from datetime import datetime, timedelta, timezone
 
+from monitor.logs import redact
 from monitor.textutil import table
 
 HELP = "show each source's polling state and the alert outbox"
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
     if args.format == "json":
-        print(json.dumps({"sources": sources, "outbox": channels, "oldest_pending": oldest}, indent=2))
+        print(redact(json.dumps({"sources": sources, "outbox": channels, "oldest_pending": oldest}, indent=2)))
         return 0
     rows = [["SOURCE", "TYPE", "LAST POLL", "NEXT POLL", "NEW 24H", "ARTICLES", "ERRORS", "LAST ERROR"]]
     for s in sources:
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             s["id"] + ("" if s["enabled"] else " (disabled)"), s["type"],
             ago(datetime.fromisoformat(s["last_poll"]) if s["last_poll"] else None, now),
             next_poll_text(s["next_poll"], now),
-            str(s["new_24h"]), str(s["articles"]), str(s["consecutive_errors"]), s["last_error"] or "",
+            str(s["new_24h"]), str(s["articles"]), str(s["consecutive_errors"]), redact(s["last_error"] or ""),
         ])
     print(table(rows) if sources else "no sources configured")
     print()
