@@ -324,8 +324,8 @@ class _Worker(threading.Thread):
             self.busy = True
             try:
                 result = e._deliver_one(self.channel, now, self.flush, self.stopping)
-            except sqlite3.Error:
-                log.exception("channel %s: outbox error", self.channel, extra={"channel": self.channel})
+            except sqlite3.Error as exc:  # reported once (and as degraded health) by the store
+                e.store.health.failed(f"delivering alerts to {self.channel}", exc)
                 result = None
                 self.stopping.wait(e.delivery.poll_interval)
             finally:

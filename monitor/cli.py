@@ -9,7 +9,7 @@ import logging
 import sys
 
 from monitor import __version__
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.logs import setup_logging
 
 # Subcommands, each the module of that name under monitor.commands, in the order --help shows them.
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"newsmon {args.command}: {len(exc.problems)} problem(s), nothing loaded", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"newsmon {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -38,7 +38,12 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "RETRY_HTTP_CODES": RETRY_CODES,
         "REDIRECT_MAX_TIMES": 5,
         "COOKIES_ENABLED": False,
+        # No listener but newsmon's own health port: Scrapy's telnet console and its RemoteControl HTTP
+        # server (2.19, on by default) both execute code sent to them.
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None,
+                       "scrapy.extensions.remote_control.RemoteControl": None},
         # Few items per response: fetch-bound crawls run ~1.6x faster (PERF.md).
         "CONCURRENT_ITEMS": 8,
         # Scrapy re-reads and re-parses a callback's source on every response to warn about generators

@@ -33,6 +33,8 @@ REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 WATCH_EVERY = 2.0       # seconds between checks of config/keyword file modification times
 HEARTBEAT = 5.0         # seconds between liveness ticks (for /healthz)
 FIRST_POLL_SPREAD = 30  # seconds over which the first polls after start are spread
+STORE_PAUSE = 10.0      # seconds without polls after a store write failed (each poll would fail too)
+DELIVERY_RESERVE = 5.0  # seconds of shutdown_grace kept for delivery to finish a send (at most a quarter)
 # crawl.* keys read per poll, so a reload applies them; the others configure Scrapy's engine at start.
 RELOADABLE_CRAWL_KEYS = {"max_age", "health_after", "backoff_max", "jitter", "max_articles_per_poll",
                          "fetch_articles", "min_summary_chars", "shutdown_grace"}
@@ -53,6 +55,7 @@ class Daemon:
         self.metrics = Metrics()
         self.runtime.metrics = self.metrics
         self.metrics.attach(self.runtime)
+        self.runtime.store_health.on_failure = self.metrics.store_errors.inc
         self.started = time.monotonic()
         self.last_tick = time.monotonic()
         self.stopping = False
@@ -108,9 +111,11 @@ class Daemon:
                 log.error("health endpoint: cannot listen on %s: %s", self.config.server.listen, exc.strerror)
                 self.health_server = None
 
-        task.LoopingCall(self._heartbeat).start(HEARTBEAT)
-        task.LoopingCall(self._watch).start(WATCH_EVERY, now=False)
-        task.LoopingCall(self._observe_latency).start(2.0, now=False)
+        self._loops = [task.LoopingCall(self._heartbeat), task.LoopingCall(self._watch),
+                       task.LoopingCall(self._observe_latency)]
+        self._loops[0].start(HEARTBEAT)
+        self._loops[1].start(WATCH_EVERY, now=False)
+        self._loops[2].start(2.0, now=False)
         for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
             signal.signal(sig, lambda *_a, _n=name: reactor.callFromThread(self.shutdown, _n))
         signal.signal(signal.SIGHUP, lambda *_a: reactor.callFromThread(self.reload, "SIGHUP"))
@@ -165,6 +170,10 @@ class Daemon:
             source = self.config.source(source_id)
         except KeyError:
             return  # removed by a reload
+        store = self.runtime.store_health
+        if store.degraded and time.monotonic() - store.last_failure < STORE_PAUSE:
+            log.debug("source %s: store failing, poll skipped", source.id)
+            return
         state = self.runtime.store.source_state(source.id)
         if not is_due(utcnow(), state):
             log.debug("source %s: backing off until %s", source.id, state.next_poll or state.retry_after_until)
@@ -187,11 +196,15 @@ class Daemon:
         return out
 
     def _watch(self) -> None:
-        mtimes = self._watched_mtimes()
-        if mtimes != self._mtimes:
-            changed = [str(p) for p in mtimes if mtimes.get(p) != self._mtimes.get(p)]
-            self._mtimes = mtimes
-            self.reload("change to " + ", ".join(changed))
+        """LoopingCall: an exception would end the loop for good, so none leaves it."""
+        try:
+            mtimes = self._watched_mtimes()
+            if mtimes != self._mtimes:
+                changed = [str(p) for p in mtimes if mtimes.get(p) != self._mtimes.get(p)]
+                self._mtimes = mtimes
+                self.reload("change to " + ", ".join(changed))
+        except Exception:
+            log.exception("config watcher: reload failed; still watching %s", self.config_path)
 
     def reload(self, why: str) -> bool:
         """Load the config and keyword files again; apply them only if all are valid."""
@@ -201,9 +214,13 @@ class Daemon:
         try:
             new = load_config(self.config_path)
             self.runtime.rules.reload(new)
-        except ConfigError as exc:
-            for problem in exc.problems:
+        except Exception as exc:  # whatever the edit did, the old config stays and the watcher keeps going
+            problems = exc.problems if isinstance(exc, ConfigError) else [
+                f"{self.config_path}: could not be loaded: {type(exc).__name__}: {exc}"]
+            for problem in problems:
                 log.error("reload refused, previous config stays in force: %s", problem)
+            if not isinstance(exc, ConfigError):
+                log.debug("reload failure", exc_info=True)
             self.metrics.reloads.labels("refused").inc()
             self._mtimes = self._watched_mtimes()
             return False
@@ -235,6 +252,12 @@ class Daemon:
     def _heartbeat(self) -> None:
         self.last_tick = time.monotonic()
         self.metrics.crawl_ticks.set_to_current_time()
+        if not self.stopping and self.runtime.store.vanished():
+            log.critical("store %s was deleted or replaced while newsmon was running: stopping. Restore it "
+                         "(or accept that a new, empty store alerts again on every story still in the feeds) "
+                         "and start newsmon again", self.config.store_path)
+            self.exit_code = 1
+            self.shutdown("store vanished")
 
     def health(self) -> tuple[bool, dict[str, object]]:
         stalled = time.monotonic() - self.last_tick > 6 * HEARTBEAT
@@ -244,14 +267,19 @@ class Daemon:
         pending = 0
         if self.runtime.engine is not None:
             pending = sum(c.get("pending", 0) for c in self.runtime.engine.stats().values())
-        ok = not stalled and not self.stopping
-        return ok, {
-            "status": "ok" if ok else ("stopping" if self.stopping else "stalled"),
+        store = self.runtime.store_health
+        ok = not stalled and not self.stopping and not store.degraded
+        status = "stopping" if self.stopping else "stalled" if stalled else "degraded" if store.degraded else "ok"
+        info: dict[str, object] = {
+            "status": status,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
             "sources": len([s for s in self.config.sources if s.enabled]),
             "failing_sources": failing,
             "alerts_pending": pending,
         }
+        if store.degraded:
+            info["store_error"] = store.error
+        return ok, info
 
     def _observe_latency(self) -> None:
         """Feed the poll-to-alert histogram from the messages sent since the last look."""
@@ -273,6 +301,9 @@ class Daemon:
     # -- stop ------------------------------------------------------------------------------------
 
     def shutdown(self, signame: str) -> None:
+        """Stop within crawl.shutdown_grace, whatever is in flight: requests still running when the crawl's
+        share of the grace period is over are abandoned (their entries stay queued for the next start),
+        and the rest of it is left for delivery to finish a send in progress."""
         from twisted.internet import reactor
 
         if self.stopping:
@@ -281,35 +312,50 @@ class Daemon:
             return
         self.stopping = True
         grace = self.config.crawl.shutdown_grace
+        self._deadline = time.monotonic() + grace
         log.info("%s: no new polls; finishing in-flight requests (at most %ss)", signame, grace)
         try:
             self.scheduler.shutdown(wait=False)
         except Exception:  # already stopped
             pass
         self.spider.keep_alive = False
-        force = reactor.callLater(grace, self._force_stop)
-        self.crawl_done.addBoth(lambda _: self._finish(force))
-        if self.crawler.engine is not None and self.crawler.engine.spider_is_idle():
-            self._stop_crawler()
+        self.spider.stopping = True  # no new article requests from here on
+        self._force = reactor.callLater(grace - min(DELIVERY_RESERVE, grace / 4), self._force_stop)
+        self.crawl_done.addBoth(lambda _: self._finish())
+        self._stop_crawler()  # close the spider now: queued requests are dropped, in-flight ones finish
 
     def _force_stop(self) -> None:
-        log.warning("grace period over: abandoning in-flight requests (they are polled again next start)")
-        self._stop_crawler()
+        busy = sum(len(urls) for urls in self.spider.pages_in_flight.values())
+        log.warning("grace period over: abandoning %d in-flight article requests (they stay queued for "
+                    "the next start)", busy)
+        self._finish()
 
     def _stop_crawler(self) -> None:
         from scrapy.utils.defer import deferred_from_coro
 
-        deferred_from_coro(self.crawler.stop_async())
+        deferred_from_coro(self.crawler.stop_async()).addErrback(
+            lambda f: log.debug("stopping the crawl: %s", f.getErrorMessage()))
 
-    def _finish(self, force: Any) -> None:
+    _finished = False
+    _loops: list[Any] = []
+    _force: Any = None
+    _deadline = 0.0
+
+    def _finish(self) -> None:
         from twisted.internet import reactor
 
-        if force.active():
-            force.cancel()
+        if self._finished:
+            return
+        self._finished = True
+        if self._force is not None and self._force.active():
+            self._force.cancel()
         if self.runtime.engine is not None:
-            self.runtime.engine.stop(timeout=self.config.crawl.shutdown_grace)
+            self.runtime.engine.stop(timeout=max(0.5, self._deadline - time.monotonic()))
         if self.health_server is not None:
             self.health_server.stop()
+        for loop in self._loops:  # none may touch the store once it is closed
+            if loop.running:
+                loop.stop()
         self._observe_latency()
         log.info(self.summary())
         self.runtime.close()
@@ -326,6 +372,8 @@ class Daemon:
         sent = sum(c.get("sent", 0) for c in outbox.values())
         pending = sum(c.get("pending", 0) for c in outbox.values())
         dead = sum(c.get("dead", 0) for c in outbox.values())
+        store_errors = self.runtime.store_health.total
         return (f"newsmon stopped after {uptime}: {polls} polls ({errors} failed), {new} new articles, "
-                f"{matched} matches; alerts in store: {sent} sent, {pending} pending, {dead} dead")
+                f"{matched} matches; " + (f"{store_errors} store writes failed; " if store_errors else "")
+                + f"alerts in store: {sent} sent, {pending} pending, {dead} dead")
 

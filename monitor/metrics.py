@@ -36,6 +36,8 @@ class Metrics:
                                  "being accepted by the channel", ["channel"], buckets=LATENCY_BUCKETS, registry=r)
         self.reloads = Counter("newsmon_reloads", "Config/keyword reloads by result (ok, refused)", ["result"],
                                registry=r)
+        self.store_errors = Counter("newsmon_store_errors", "Store writes that failed (locked, read-only, full)",
+                                    registry=r)
         self.crawl_ticks = Gauge("newsmon_last_scheduler_tick_timestamp_seconds",
                                  "When the scheduler last ran (for liveness)", registry=r)
 

@@ -26,6 +26,7 @@ class Article:
     language_source: str = "detected"
     summary: str = ""
     tags: list[str] = field(default_factory=list)
+    queued_url: str | None = None  # the poll queue's key for this entry (the URL before any rel=canonical)
 
     @cached_property
     def content_hash(self) -> str:

@@ -58,15 +58,16 @@ class Processor:
 
         now = self.clock()
         if self.store.known_urls([article.url]):
+            self._set_aside(article, source, None, now)
             return Outcome("seen")
         # Link lists, "related news" blocks and footers left in plain text (feed content, some extractions)
         # must not raise alarms: the stored and classified text is the cleaned main text.
         article.text = clean_plaintext(article.text)
         if not article.text.strip() and not article.title.strip():
-            self.store.mark_seen(article.url, source.id, "empty", now)
+            self._set_aside(article, source, "empty", now)
             return Outcome("empty")
         if self.store.find_by_hash(article.content_hash) is not None:
-            self.store.mark_seen(article.url, source.id, "duplicate", now)
+            self._set_aside(article, source, "duplicate", now)
             return Outcome("duplicate")
 
         result: Classification = classify(article.title, article.text, article.language, self.rules())
@@ -75,6 +76,7 @@ class Processor:
         fresh = self.is_fresh(article, source, now)
         outcome = Outcome("new", categories=list(result.categories), fresh=fresh)
         with self.store.transaction() as conn:
+            self._settle(conn, article, source, now)
             story_id = assign_story(conn, article, result, now) if result.categories else None
             article_id = self.store.add_article(conn, article, result, story_id)
             if article_id is None:
@@ -102,3 +104,20 @@ class Processor:
                        "alerted": fresh},
             )
         return outcome
+
+    def _set_aside(self, article: Article, source: SourceConfig, status: str | None, now: datetime) -> None:
+        with self.store.transaction() as conn:
+            if status:
+                self.store.set_aside(conn, article.url, source.id, status, now)
+            self._settle(conn, article, source, now)
+
+    def _settle(self, conn: object, article: Article, source: SourceConfig, now: datetime) -> None:
+        """The article's entry leaves the poll queue in the transaction that handles it; the URL it was
+        queued under, when the page named another canonical URL, is remembered as an alias."""
+        queued = article.queued_url
+        if queued is None:
+            return
+        if queued != article.url:
+            self.store.set_aside(conn, queued, source.id, "alias", now)  # type: ignore[arg-type]
+        else:
+            self.store.drop_entry(conn, queued)  # type: ignore[arg-type]

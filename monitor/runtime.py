@@ -11,6 +11,7 @@ from pathlib import Path
 from monitor.config import Config, SourceConfig, load_config
 from monitor.errors import ConfigError
 from monitor.pipeline import Processor
+from monitor.store.base import StoreHealth
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ class Runtime:
     def from_path(cls, path: str | Path) -> Runtime:
         return cls(load_config(path))
 
+    @property
+    def store_health(self) -> StoreHealth:
+        return self.store.health
+
     def source(self, source_id: str) -> SourceConfig:
         return self.config.source(source_id)
 
@@ -90,4 +95,4 @@ class Runtime:
         self.store.close()
 
 
-__all__ = ["ConfigError", "PollReport", "RuleHolder", "Runtime"]
+__all__ = ["ConfigError", "PollReport", "RuleHolder", "Runtime", "StoreHealth"]

@@ -13,8 +13,10 @@ is built from the `NEWSMON_CONFIG` file.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator, Iterable
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,10 +27,11 @@ from twisted.python.failure import Failure
 
 from monitor.config import SourceConfig
 from monitor.dates import parse_http_date
+from monitor.logs import redact
 from monitor.models import Article
 from monitor.runtime import Runtime
 from monitor.schedule import next_check
-from monitor.store.base import SourceState
+from monitor.store.base import PendingEntry, SourceState
 from monitor.urls import canonical_url, same_site
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,10 @@ log = logging.getLogger(__name__)
 # Statuses the spider handles itself. 3xx are left to the RedirectMiddleware; 5xx are retried by the
 # RetryMiddleware first.
 HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 502, 503, 504, 520, 521, 522, 524]
+PERMANENT_STATUSES = (404, 410, 451)  # an article page answering these is set aside, not retried
 MAX_SITEMAP_DEPTH = 3
+QUEUE_PER_POLL_FACTOR = 10   # new entries queued per response: this x crawl.max_articles_per_poll
+MAX_ENTRY_ATTEMPTS = 8       # tries of an article page before the feed's summary stands in for it
 
 
 def utcnow() -> datetime:
@@ -84,6 +90,30 @@ def describe_failure(failure: Failure) -> str:
     return f"{name}: {text}" if text else name
 
 
+def store_guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """For callbacks and errbacks: a store failure (locked, read-only, full) is reported once through
+    runtime.store_health instead of a traceback per response, and the source and page are released so a
+    later poll tries again. Whatever the callback yielded before the failure is dropped with it."""
+
+    @functools.wraps(method)
+    def wrapper(self: SourceSpider, arg: Any) -> list[Any]:
+        try:
+            result = method(self, arg)
+            return list(result) if result is not None else []
+        except sqlite3.Error as exc:
+            meta = arg.meta if isinstance(arg, Response) else arg.request.meta
+            source_id = meta.get("newsmon_source", "?")
+            self.in_flight.discard(source_id)
+            entry = meta.get("newsmon_entry")
+            if entry is not None:
+                self.settled(source_id, entry.url)
+            self.crawler.stats.inc_value("newsmon/store/errors")
+            self.runtime.store_health.failed(f"polling source {source_id}", exc)
+            return []
+
+    return wrapper
+
+
 class SourceSpider(scrapy.Spider):
     """Polls every kind of source. Subclasses restrict it to one kind (for `scrapy crawl feed`)."""
 
@@ -103,6 +133,7 @@ class SourceSpider(scrapy.Spider):
             spider._owns_runtime = True
         spider.sources = spider._select_sources()
         spider.in_flight = set()
+        spider.pages_in_flight = {}
         from scrapy import signals
 
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
@@ -157,6 +188,7 @@ class SourceSpider(scrapy.Spider):
             },
         )
 
+    @store_guarded
     def parse_index(self, response: Response) -> Iterable[Any]:
         source = self.runtime.source(response.meta["newsmon_source"])
         depth = response.meta.get("newsmon_depth", 0)
@@ -166,11 +198,10 @@ class SourceSpider(scrapy.Spider):
         if response.status == 304:
             report.not_modified = True
             self._poll_succeeded(state, now, not_modified=True)
+        elif response.status >= 400 and depth > 0:  # a child sitemap: the source itself answered
+            self._article_error(source, response.url, f"HTTP {response.status}", now)
             return
-        if response.status >= 400 and depth > 0:  # a child sitemap: the source itself answered
-            self._article_error(source, response.url, f"HTTP {response.status}", now, permanent=False)
-            return
-        if response.status >= 400:
+        elif response.status >= 400:
             reason = f"HTTP {response.status}"
             if response.status in (429, 503):
                 until = retry_after(response.headers.get("Retry-After"), now)
@@ -179,174 +210,272 @@ class SourceSpider(scrapy.Spider):
                     reason += f" (Retry-After: until {until.isoformat(timespec='seconds')})"
             self._poll_failed(state, source, response.url, reason, now)
             return
-        if depth == 0:
-            state.etag = _header(response, "ETag")
-            state.last_modified = _header(response, "Last-Modified")
-        content_type = _header(response, "Content-Type")
-        if source.type == "feed":
-            yield from self._from_feed(source, response, content_type, state, now)
-        elif source.type == "sitemap":
-            yield from self._from_sitemap(source, response, content_type, state, now, depth)
         else:
-            yield from self._from_listing(source, response, content_type, state, now)
+            content_type = _header(response, "Content-Type")
+            if source.type == "feed":
+                found = self._from_feed(source, response, content_type, state, now)
+            elif source.type == "sitemap":
+                found = yield from self._from_sitemap(source, response, content_type, state, now, depth)
+            else:
+                found = self._from_listing(source, response, content_type, state, now)
+            if found is None:  # the poll failed
+                return
+            if depth == 0:
+                self._poll_succeeded(state, now, entries=found, validators=response)
+            else:
+                self._queue(found, now)
+        yield from self.dispatch(source, now)
 
-    def _from_feed(self, source, response, content_type, state, now) -> Iterable[Any]:
+    def _from_feed(self, source, response, content_type, state, now) -> list[PendingEntry] | None:
         from monitor.feeds import parse_feed
 
         feed = parse_feed(response.body, response.url, content_type)
         if feed.error and not feed.entries:
             self._poll_failed(state, source, response.url, f"malformed feed: {feed.error}", now)
-            return
+            return None
         if feed.error:
             log.warning("source %s: %s: feed is malformed, %d entries recovered: %s",
                         source.id, response.url, len(feed.entries), feed.error)
         for warning in feed.warnings:
             log.info("source %s: %s: %s", source.id, response.url, warning)
-        self._poll_succeeded(state, now)
-        entries = {}
-        for e in feed.entries:
-            if e.url:
-                entries.setdefault(canonical_url(e.url), e)
-        new = self._unknown(source, list(entries))
-        new.sort(key=lambda u: entries[u].published or now, reverse=True)
         fetch = source.fetch_articles if source.fetch_articles is not None else self.runtime.config.crawl.fetch_articles
         min_chars = self.runtime.config.crawl.min_summary_chars
-        for url in new[: self.runtime.config.crawl.max_articles_per_poll]:
-            e = entries[url]
+        found = []
+        for e in feed.entries:
+            if not e.url:
+                continue
             body = e.content if len(e.content) >= len(e.summary) else e.summary
-            hint = e.language or feed.language or source.language
-            if fetch and len(body) < min_chars:
-                yield self.article_request(source, url, title=e.title, published=e.published, language=hint,
-                                           summary=body)
-            else:
-                yield self._article_from_text(source, url, e.title, body, hint, e.published, now)
+            fetch_page = fetch and len(body) < min_chars
+            found.append(PendingEntry(
+                url=canonical_url(e.url), source_id=source.id, title=e.title, published=e.published,
+                language=e.language or feed.language or source.language,
+                summary=body, text="" if fetch_page else body, fetch=fetch_page,
+            ))
+        return found
 
-    def _from_sitemap(self, source, response, content_type, state, now, depth) -> Iterable[Any]:
+    def _from_sitemap(self, source, response, content_type, state, now, depth):  # generator: returns entries
         from monitor.sitemaps import parse_sitemap
 
         sitemap = parse_sitemap(
             response.body, response.url, now=now, max_age=source.max_age_td(self.runtime.config.crawl)
         )
         if sitemap.error and not (sitemap.entries or sitemap.sitemaps):
-            self._poll_failed(state, source, response.url, f"malformed sitemap: {sitemap.error}", now)
-            return
+            if depth == 0:
+                self._poll_failed(state, source, response.url, f"malformed sitemap: {sitemap.error}", now)
+            else:
+                self._article_error(source, response.url, f"malformed sitemap: {sitemap.error}", now)
+            return None
         if sitemap.error:
             log.warning("source %s: %s: sitemap partly unreadable: %s", source.id, response.url, sitemap.error)
-        if depth == 0:
-            self._poll_succeeded(state, now)
+        if sitemap.sitemaps and depth == 0:
+            # The index's children are fetched after this response is settled: its validators must not
+            # let a later poll skip children that were never read.
+            response.meta["newsmon_keep_validators"] = True
         for child in sitemap.sitemaps:
             if depth + 1 > MAX_SITEMAP_DEPTH:
                 log.warning("source %s: %s: sitemap index nested deeper than %d, not followed",
                             source.id, child, MAX_SITEMAP_DEPTH)
                 break
             yield scrapy.Request(
-                child, callback=self.parse_index, errback=self.article_failed, dont_filter=True,
+                child, callback=self.parse_index, errback=self.child_failed, dont_filter=True,
                 meta={"newsmon_source": source.id, "handle_httpstatus_list": HANDLED_STATUSES,
                       "newsmon_depth": depth + 1},
             )
-        entries = {}
-        for e in sitemap.entries:
-            entries.setdefault(canonical_url(e.url), e)
-        new = self._unknown(source, list(entries))
-        new.sort(key=lambda u: entries[u].published or entries[u].lastmod or now, reverse=True)
-        for url in new[: self.runtime.config.crawl.max_articles_per_poll]:
-            e = entries[url]
-            yield self.article_request(source, url, title=e.title or "", published=e.published or e.lastmod,
-                                       language=e.language or source.language)
+        return [
+            PendingEntry(url=canonical_url(e.url), source_id=source.id, title=e.title or "",
+                         published=e.published or e.lastmod, language=e.language or source.language)
+            for e in sitemap.entries
+        ]
 
-    def _from_listing(self, source, response, content_type, state, now) -> Iterable[Any]:
+    def _from_listing(self, source, response, content_type, state, now) -> list[PendingEntry]:
         from monitor.listing import find_article_links
 
         links = find_article_links(response.body, response.url, selectors=source.selectors or None,
                                    content_type=content_type)
-        self._poll_succeeded(state, now)
         if not links:
             log.warning("source %s: %s: no article links found%s", source.id, response.url,
                         " with the configured selectors" if source.selectors else "")
-        titles = {canonical_url(link.url): link.text for link in links}
-        for url in self._unknown(source, list(titles))[: self.runtime.config.crawl.max_articles_per_poll]:
-            yield self.article_request(source, url, title=titles[url], published=None, language=source.language)
+        return [PendingEntry(url=canonical_url(link.url), source_id=source.id, title=link.text,
+                             language=source.language) for link in links]
+
+    # -- the queue between discovery and storage ------------------------------------------------------
+
+    def _new_entries(self, entries: Iterable[PendingEntry]) -> tuple[list[PendingEntry], bool]:
+        """The entries neither handled nor queued yet, newest first, at most a bounded number per
+        response; True when some were left for a later poll."""
+        unique: dict[str, PendingEntry] = {}
+        for e in entries:
+            unique.setdefault(e.url, e)
+        if not unique:
+            return [], False
+        source_id = next(iter(unique.values())).source_id
+        new_urls = self.runtime.store.unqueued_urls(list(unique))
+        self.runtime.report(source_id).seen += len(unique) - len(new_urls)
+        oldest = datetime.min.replace(tzinfo=timezone.utc)
+        new = sorted((unique[u] for u in new_urls), key=lambda e: e.published or oldest, reverse=True)
+        cap = QUEUE_PER_POLL_FACTOR * self.runtime.config.crawl.max_articles_per_poll
+        return new[:cap], len(new) > cap
+
+    def _queue(self, entries: Iterable[PendingEntry], now: datetime) -> None:
+        new, _ = self._new_entries(entries)
+        if new:
+            with self.runtime.store.transaction() as conn:
+                self.runtime.store.queue_entries(conn, new, now)
+
+    def dispatch(self, source: SourceConfig, now: datetime) -> Iterable[Any]:
+        """Requests (or feed-text articles) for the source's queued entries that are due, never two for
+        one URL at a time."""
+        busy = self.pages_in_flight.setdefault(source.id, set())
+        if self.stopping:
+            return
+        room = self.runtime.config.crawl.max_articles_per_poll - len(busy)
+        if room <= 0:
+            return
+        for e in self.runtime.store.due_entries(source.id, now, room, exclude=busy):
+            busy.add(e.url)
+            if e.fetch:
+                yield self.article_request(source, e)
+            else:
+                yield self._article_from_text(source, e, e.text, now)
+
+    def settled(self, source_id: str, url: str | None) -> None:
+        """The entry queued under `url` is no longer in flight (stored, set aside or due for a retry)."""
+        if url is not None:
+            self.pages_in_flight.get(source_id, set()).discard(url)
+
+    def entry_failed(self, source: SourceConfig, entry: PendingEntry, reason: str, now: datetime) -> Iterable[Any]:
+        """A transient failure: the entry stays queued and is tried again later, backing off; after
+        MAX_ENTRY_ATTEMPTS the feed's own summary stands in for the page (or the URL is set aside)."""
+        self.settled(source.id, entry.url)
+        attempts = self.runtime.store.entry_failed(entry.url, reason, now, self._entry_backoff)
+        if attempts < MAX_ENTRY_ATTEMPTS:
+            return
+        fallback = entry.summary.strip() or entry.title.strip()
+        log.warning("source %s: %s: giving up on the page after %d attempts (%s)%s", source.id, entry.url,
+                    attempts, reason, "; using the feed's summary instead" if fallback else "",
+                    extra={"source": source.id, "url": entry.url, "error": reason})
+        if fallback:
+            self.pages_in_flight[source.id].add(entry.url)
+            yield self._article_from_text(source, entry, entry.summary, now)
+        else:
+            self.runtime.store.mark_seen(entry.url, source.id, "error", now)
+
+    def retry_entry(self, source: SourceConfig, url: str, reason: str) -> None:
+        """The article could not be processed (a store or classifier failure): try it again later."""
+        now = utcnow()
+        if self.runtime.store.entry_failed(url, reason, now, self._entry_backoff) >= MAX_ENTRY_ATTEMPTS:
+            log.error("source %s: %s: set aside after %d failed attempts to process it", source.id, url,
+                      MAX_ENTRY_ATTEMPTS, extra={"source": source.id, "url": url, "error": reason})
+            self.runtime.store.mark_seen(url, source.id, "error", now)
+
+    def _entry_backoff(self, attempts: int) -> float:
+        crawl = self.runtime.config.crawl
+        return min(crawl.page_retry * 2 ** (attempts - 1), crawl.backoff_max)
 
     # -- articles ----------------------------------------------------------------------------
 
-    def article_request(self, source: SourceConfig, url: str, *, title: str, published: datetime | None,
-                        language: str | None, summary: str = "") -> scrapy.Request:
+    def article_request(self, source: SourceConfig, entry: PendingEntry) -> scrapy.Request:
         return scrapy.Request(
-            url,
+            entry.url,
             callback=self.parse_article,
             errback=self.article_failed,
+            dont_filter=True,  # the queue and pages_in_flight decide what is fetched, not the dupefilter
             meta={
                 "newsmon_source": source.id,
-                "newsmon_entry": {"url": url, "title": title, "published": published, "language": language,
-                                  "summary": summary},
+                "newsmon_entry": entry,
                 "handle_httpstatus_list": HANDLED_STATUSES,
             },
         )
 
+    @store_guarded
     def parse_article(self, response: Response) -> Iterable[Any]:
         from monitor.extract import extract_page
 
         source = self.runtime.source(response.meta["newsmon_source"])
-        entry = response.meta["newsmon_entry"]
+        entry: PendingEntry = response.meta["newsmon_entry"]
         now = utcnow()
+        if response.status in PERMANENT_STATUSES:
+            self._article_error(source, entry.url, f"HTTP {response.status}", now)
+            self.settled(source.id, entry.url)
+            self.runtime.store.mark_seen(entry.url, source.id, "error", now)  # retrying will not help
+            return
         if response.status >= 400:
-            self._article_error(source, entry["url"], f"HTTP {response.status}", now,
-                                permanent=response.status in (404, 410, 451))
+            self._article_error(source, entry.url, f"HTTP {response.status}", now)
+            yield from self.entry_failed(source, entry, f"HTTP {response.status}", now)
             return
         tz = ZoneInfo(source.timezone) if source.timezone else None
-        page = extract_page(response.body, response.url, _header(response, "Content-Type"), entry["language"], tz=tz)
-        text = page.text or entry["summary"]
+        page = extract_page(response.body, response.url, _header(response, "Content-Type"), entry.language, tz=tz)
+        text = page.text or entry.summary
         if not text.strip():
-            self._article_error(source, entry["url"], page.error or "no main text found", now, permanent=True)
+            self._article_error(source, entry.url, page.error or "no main text found", now)
+            self.settled(source.id, entry.url)
+            self.runtime.store.mark_seen(entry.url, source.id, "error", now)
             return
-        url = entry["url"]
+        url = entry.url
         if page.url and page.url != url and same_site(page.url, url):
-            # The page names its canonical URL: store the story under it, and remember the URL we came by.
-            self.runtime.store.mark_seen(url, source.id, "alias", now)
-            url = page.url
+            url = page.url  # the page names its canonical URL: the story is stored under it
         yield Article(
             url=url,
             source_id=source.id,
-            title=page.title or entry["title"],
+            title=page.title or entry.title,
             text=text,
-            language=page.language or entry["language"],
+            language=page.language or entry.language,
             language_source=getattr(page, "language_source", "detected"),
-            published=entry["published"] or page.published,
+            published=entry.published or page.published,
             fetched=now,
-            summary=entry["summary"],
+            summary=entry.summary,
             tags=list(source.tags),
+            queued_url=entry.url,
         )
 
-    def article_failed(self, failure: Failure) -> None:
+    @store_guarded
+    def article_failed(self, failure: Failure) -> Iterable[Any]:
         request = failure.request  # type: ignore[attr-defined]
         source = self.runtime.source(request.meta["newsmon_source"])
-        self._article_error(source, request.url, describe_failure(failure), utcnow(), permanent=False)
+        reason = describe_failure(failure)
+        now = utcnow()
+        self._article_error(source, request.url, reason, now)
+        yield from self.entry_failed(source, request.meta["newsmon_entry"], reason, now)
 
-    def _article_error(self, source: SourceConfig, url: str, reason: str, now: datetime, permanent: bool) -> None:
+    @store_guarded
+    def child_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        source = self.runtime.source(request.meta["newsmon_source"])
+        self._article_error(source, request.url, describe_failure(failure), utcnow())
+
+    def _article_error(self, source: SourceConfig, url: str, reason: str, now: datetime) -> None:
         self.runtime.report(source.id).article_errors += 1
         self.crawler.stats.inc_value("newsmon/articles/errors")
         if self.runtime.metrics:
             self.runtime.metrics.article_errors.labels(source.id).inc()
         log.warning("source %s: %s: %s", source.id, url, reason,
                     extra={"source": source.id, "url": url, "error": reason})
-        if permanent:  # retrying will not help: remember the URL so it is not fetched again
-            self.runtime.store.mark_seen(url, source.id, "error", now)
 
-    def _article_from_text(self, source, url, title, text, language, published, now) -> Article:
-        return Article(url=url, source_id=source.id, title=title, text=text, language=language,
-                       language_source="declared" if language else "detected", published=published,
-                       fetched=now, summary=text[:500], tags=list(source.tags))
+    def _article_from_text(self, source: SourceConfig, entry: PendingEntry, text: str, now: datetime) -> Article:
+        return Article(url=entry.url, source_id=source.id, title=entry.title, text=text, language=entry.language,
+                       language_source="declared" if entry.language else "detected", published=entry.published,
+                       fetched=now, summary=text[:500], tags=list(source.tags), queued_url=entry.url)
 
     # -- source state ------------------------------------------------------------------------
 
+    @store_guarded
     def index_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         source = self.runtime.source(request.meta["newsmon_source"])
         state = request.meta.get("newsmon_state") or self.runtime.store.source_state(source.id)
         self._poll_failed(state, source, request.url, describe_failure(failure), utcnow())
 
-    def _poll_succeeded(self, state: SourceState, now: datetime, not_modified: bool = False) -> None:
+    def _poll_succeeded(self, state: SourceState, now: datetime, not_modified: bool = False,
+                        entries: Iterable[PendingEntry] = (), validators: Response | None = None) -> None:
+        """Record a successful poll. The response's new entries are queued and its conditional-GET
+        validators saved in one transaction: a crash before it re-reads the response, one after it
+        finds the entries queued."""
         source = self.runtime.source(state.source_id)
+        new, left_over = self._new_entries(entries)
+        if validators is not None:
+            keep = left_over or validators.meta.get("newsmon_keep_validators")
+            state.etag = None if keep else _header(validators, "ETag")
+            state.last_modified = None if keep else _header(validators, "Last-Modified")
         self.in_flight.discard(source.id)
         state.last_poll = state.last_success = now
         state.polls += 1
@@ -362,16 +491,19 @@ class SourceSpider(scrapy.Spider):
         with self.runtime.store.transaction() as conn:
             if state.health_alerted and self.runtime.engine is not None:
                 log.info("source %s: %s: recovered after %d failed polls", source.id, source.url, recovered_after)
-                self.runtime.engine.enqueue_health(conn, source_id=source.id, url=source.url, status="recovered",
+                self.runtime.engine.enqueue_health(conn, source_id=source.id, url=redact(source.url), status="recovered",
                                                    error=None, errors=0, now=now)
             state.health_alerted = False
+            self.runtime.store.queue_entries(conn, new, now)
             self.runtime.store.save_source_state(state)
+        self.runtime.store_health.ok()
 
     def _poll_failed(self, state: SourceState, source: SourceConfig, url: str, reason: str, now: datetime) -> None:
         self.in_flight.discard(source.id)
         state.last_poll = state.last_error_at = now
         state.polls += 1
         state.consecutive_errors += 1
+        reason = redact(reason)  # a reason can quote the URL, and the URL a ${VAR}
         state.last_error = reason
         state.next_poll = self._next_poll(source, state, now)
         errors = self.runtime.report(source.id).errors
@@ -385,7 +517,7 @@ class SourceSpider(scrapy.Spider):
         threshold = self.runtime.config.crawl.health_after
         with self.runtime.store.transaction() as conn:
             if state.consecutive_errors >= threshold and not state.health_alerted and self.runtime.engine is not None:
-                self.runtime.engine.enqueue_health(conn, source_id=source.id, url=source.url, status="failing",
+                self.runtime.engine.enqueue_health(conn, source_id=source.id, url=redact(source.url), status="failing",
                                                    error=reason, errors=state.consecutive_errors, now=now)
                 state.health_alerted = True
             self.runtime.store.save_source_state(state)
@@ -395,8 +527,10 @@ class SourceSpider(scrapy.Spider):
 
     # -- the daemon's long-lived crawl ------------------------------------------------------------
 
-    in_flight: set[str]
+    in_flight: set[str]                  # sources with a poll in flight
+    pages_in_flight: dict[str, set[str]]  # source id -> queued URLs being fetched or processed
     keep_alive = False      # the daemon sets this: the spider stays open, fed by poll()
+    stopping = False        # the daemon is shutting down: no new article requests
 
     def poll(self, source_id: str) -> bool:
         """Queue a poll of one source into this running crawl (daemon). False if one is in flight."""
@@ -411,11 +545,6 @@ class SourceSpider(scrapy.Spider):
 
         if self.keep_alive:
             raise DontCloseSpider
-
-    def _unknown(self, source: SourceConfig, urls: list[str]) -> list[str]:
-        known = self.runtime.store.known_urls(urls)
-        self.runtime.report(source.id).seen += len(known)
-        return [u for u in urls if u not in known]
 
 
 def _header(response: Response, name: str) -> str | None:

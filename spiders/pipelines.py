@@ -5,6 +5,7 @@ poll report. Reads the runtime from the spider (`spider.runtime`)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from monitor.models import Article
@@ -27,13 +28,23 @@ class StorePipeline:
         source = runtime.source(item.source_id)
         report = runtime.report(source.id)
         stats = self.crawler.stats
+        spider = self.crawler.spider
         try:
             outcome = runtime.processor.process(item, source)
-        except Exception:  # one bad article never stops the crawl; it is retried next poll
+        except sqlite3.Error as exc:  # reported once by store_health; the entry stays queued
+            stats.inc_value("newsmon/store/errors")
+            runtime.store_health.failed(f"storing {item.url}", exc)
+            return item
+        except Exception as exc:  # one bad article never stops the crawl; its entry is retried later
             log.exception("source %s: %s: could not process article", source.id, item.url)
             report.article_errors += 1
             stats.inc_value("newsmon/items/errors")
+            if item.queued_url and hasattr(spider, "retry_entry"):
+                spider.retry_entry(source, item.queued_url, f"{type(exc).__name__}: {exc}")
             return item
+        finally:
+            if hasattr(spider, "settled"):
+                spider.settled(source.id, item.queued_url)
         stats.inc_value(f"newsmon/items/{outcome.status}")
         if runtime.metrics:
             runtime.metrics.articles.labels(source.id, outcome.status).inc()

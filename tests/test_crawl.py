@@ -3,7 +3,11 @@ extraction, classification and the store. Each crawl runs as a subprocess, as a 
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -271,3 +275,80 @@ def test_scrapy_list_and_crawl_from_project_root(tmp_path: Path) -> None:
                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert crawled.returncode == 0, crawled.stderr
     assert rows(tmp_path, "SELECT count(*) FROM articles") == [(2,)]
+
+
+# -- nothing lost: a feed's validators advance only with its entries queued -----------------------------
+
+
+def test_a_transient_500_on_an_article_page_is_retried_not_lost(tmp_path: Path) -> None:
+    """The feed answers 304 from the second poll on; the page that failed once must still be fetched."""
+    with LocalSite() as site:
+        serve_stories(site)
+        site.add("/news/telco-outage.html", b"busy", status=500)
+        site.add("/feed.xml", rss(site.base, STORIES), content_type="application/rss+xml")
+        cfg = config(tmp_path, f"  - {{id: test-feed, type: feed, url: '{site.url('/feed.xml')}'}}\n")
+        first = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        assert "telco-outage.html: HTTP 500" in first.stderr
+        assert rows(tmp_path, "SELECT count(*) FROM articles") == [(3,)]
+        assert rows(tmp_path, "SELECT url, attempts, last_error FROM pending_articles") == [
+            (f"{site.base}/news/telco-outage.html", 1, "HTTP 500")
+        ], "the failed entry stays queued, with its error"
+
+        site.add("/news/telco-outage.html", article_html(STORIES[0]))
+        early = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)  # before the retry is due
+        assert early.returncode == 0, early.stderr
+        assert len(site.requests_to("/news/telco-outage.html")) == 1, "the retry waits for crawl.page_retry"
+        (next_try,), = rows(tmp_path, "SELECT next_try FROM pending_articles")
+        assert 55 < (datetime.fromisoformat(next_try) - datetime.now(timezone.utc)).total_seconds() <= 60
+        with sqlite3.connect(tmp_path / "test.db") as conn:  # a minute passes
+            conn.execute("UPDATE pending_articles SET next_try = '2000-01-01T00:00:00+00:00'")
+        again = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert [h.status for h in site.requests_to("/feed.xml")] == [200, 304, 304]
+        assert "Nationwide mobile network outage" in again.stdout, "alerted once the page answered"
+        assert rows(tmp_path, "SELECT categories FROM articles WHERE url LIKE '%telco-outage%'") == [('["outage"]',)]
+        assert rows(tmp_path, "SELECT count(*) FROM pending_articles") == [(0,)]
+
+
+def test_a_page_that_keeps_failing_falls_back_to_the_feed_summary(tmp_path: Path) -> None:
+    with LocalSite() as site:
+        site.add("/news/telco-outage.html", b"bad gateway", status=502)
+        site.add("/feed.xml", rss(site.base, STORIES[:1]), content_type="application/rss+xml")
+        cfg = config(tmp_path, f"  - {{id: test-feed, type: feed, url: '{site.url('/feed.xml')}'}}\n")
+        cfg.write_text(cfg.read_text().replace("retries: 0,", "retries: 0, page_retry: 0s,"))
+        for _ in range(8):
+            done = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+        assert len(site.requests_to("/news/telco-outage.html")) == 8
+        assert "giving up on the page after 8 attempts" in done.stderr
+        (title, text), = rows(tmp_path, "SELECT title, text FROM articles")
+        assert title == STORIES[0].title and text == STORIES[0].paragraphs[0][:120]
+        assert rows(tmp_path, "SELECT count(*) FROM pending_articles") == [(0,)]
+
+
+def test_a_poll_that_dies_before_its_articles_are_stored_is_redone(tmp_path: Path) -> None:
+    """kill -9 between the feed's response and its articles: nothing was committed, or the entries were
+    queued together with the validators. Simulated by a page slower than the crawl is allowed to run."""
+    with LocalSite() as site:
+        serve_stories(site)
+        site.add("/news/telco-outage.html", article_html(STORIES[0]), delay=30)
+        site.add("/feed.xml", rss(site.base, STORIES), content_type="application/rss+xml")
+        cfg = config(tmp_path, f"  - {{id: test-feed, type: feed, url: '{site.url('/feed.xml')}'}}\n")
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "crawl", "--once", "-c", str(cfg)], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not site.requests_to("/news/telco-outage.html") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        queued = {u for (u,) in rows(tmp_path, "SELECT url FROM pending_articles")}
+        assert f"{site.base}/news/telco-outage.html" in queued, "queued with the validators that were saved"
+        assert rows(tmp_path, "SELECT count(*) FROM articles") == [(4 - len(queued),)]
+
+        site.add("/news/telco-outage.html", article_html(STORIES[0]))
+        again = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert [h.status for h in site.requests_to("/feed.xml")] == [200, 304]
+        assert rows(tmp_path, "SELECT count(*) FROM articles") == [(4,)]
+        assert "Nationwide mobile network outage" in again.stdout

@@ -237,3 +237,103 @@ def test_failing_source_raises_one_health_alert_and_one_on_recovery(tmp_path: Pa
             assert [a["status"] for a in health_alerts()] == ["failing", "recovered"]
         finally:
             assert daemon.stop() == 0, daemon.output[-3000:]
+
+
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports a process listens on, from /proc (LISTEN is state 0A)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_the_daemon_listens_on_its_health_port_alone(tmp_path: Path) -> None:
+    """Scrapy's telnet console and its RemoteControl server (2.19) run code sent to them: both are off,
+    and no remote-control token is written under the user's state directory."""
+    port = free_port()
+    home = tmp_path / "home"
+    home.mkdir()
+    with LocalSite() as site, Receiver() as receiver:
+        publish(site, [PARK])
+        config = write_config(tmp_path, site, receiver, port)
+        env_home = dict(os.environ)
+        os.environ["HOME"] = str(home)  # the daemon inherits it; restored below
+        os.environ.pop("XDG_STATE_HOME", None)
+        try:
+            daemon = DaemonProcess(config)
+        finally:
+            os.environ.clear()
+            os.environ.update(env_home)
+        try:
+            daemon.wait_for_line("newsmon running: 1 sources")
+            wait_until(lambda: stored(tmp_path, site.url("/news/park-budget.html")), 20, "the first poll")
+            assert listening_ports(daemon.proc.pid) == {port}
+        finally:
+            assert daemon.stop(signal.SIGTERM) == 0, daemon.output[-3000:]
+    assert not list(home.rglob("*")), "nothing written under $HOME"
+    assert "Remote control" not in daemon.output and "Telnet" not in daemon.output
+
+
+def test_a_slow_page_is_requested_once_and_sigterm_keeps_to_the_grace_period(tmp_path: Path) -> None:
+    """Polls every second while one article page takes 60 s: one request for it, not one per poll, and
+    the other story is stored meanwhile. SIGTERM with that request in flight: exit 0 within
+    shutdown_grace (4 s), the slow entry still queued for the next start."""
+    import time
+
+    port = free_port()
+    with LocalSite() as site, Receiver() as receiver:
+        publish(site, [OUTAGE, FRAUD])
+        site.add(f"/news/{OUTAGE.slug}.html", article_html(OUTAGE), delay=60)
+        config = write_config(tmp_path, site, receiver, port)
+        config.write_text(config.read_text().replace("timeout: 3s, ", "timeout: 90s, ").replace(
+            "shutdown_grace: 5s", "shutdown_grace: 4s"))
+        daemon = DaemonProcess(config)
+        try:
+            daemon.wait_for_line("newsmon running: 1 sources")
+            wait_until(lambda: stored(tmp_path, site.url(f"/news/{FRAUD.slug}.html")), 20, "the fast story")
+            wait_until(lambda: len(site.requests_to("/feed.xml")) >= 5, 20, "five polls")
+            assert len(site.requests_to(f"/news/{OUTAGE.slug}.html")) == 1, "one request per URL in flight"
+        finally:
+            started = time.monotonic()
+            code = daemon.stop(signal.SIGTERM)
+            elapsed = time.monotonic() - started
+        assert code == 0, daemon.output[-3000:]
+        assert elapsed < 4 + 1.5, f"SIGTERM took {elapsed:.1f}s against a 4s grace period"
+        assert "abandoning 1 in-flight article requests" in daemon.output
+        assert "Traceback" not in daemon.output, daemon.output[-3000:]
+        with sqlite3.connect(tmp_path / "daemon.db") as conn:
+            assert conn.execute("SELECT url FROM pending_articles").fetchall() == [
+                (site.url(f"/news/{OUTAGE.slug}.html"),)]
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_a_reload_that_fails_in_any_way_is_refused_and_the_watcher_keeps_going(tmp_path: Path) -> None:
+    port = free_port()
+    with LocalSite() as site, Receiver() as receiver:
+        publish(site, [PARK])
+        cfg = write_config(tmp_path, site, receiver, port)
+        good = cfg.read_text()
+        daemon = DaemonProcess(cfg)
+        try:
+            daemon.wait_for_line("newsmon running")
+            for bad in ("sources: &s [*s]\n", "x: &a [*a, *a]\n" + good, "\xff\xfe\x00garbage: [\n"):
+                mark = len(daemon.lines)
+                cfg.write_bytes(bad.encode("utf-8", "surrogateescape") if isinstance(bad, str) else bad)
+                daemon.wait_for_line("reload refused", after=mark, timeout=15)
+            mark = len(daemon.lines)
+            cfg.write_text(good + f"  - {{id: second, type: feed, url: \"{site.url('/feed.xml')}\"}}\n")
+            daemon.wait_for_line("reloaded: 2 sources", after=mark, timeout=15)
+            assert "Traceback" not in daemon.output, daemon.output[-3000:]
+        finally:
+            assert daemon.stop() == 0, daemon.output[-3000:]

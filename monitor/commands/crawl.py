@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 
+from monitor.logs import redact
 from monitor.textutil import table
 
 HELP = "poll the sources once, store and classify new articles, deliver alerts, and exit"
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print_summary(runtime, args.source, pending)
     finally:
         runtime.close()
-    failed = any(r.errors for r in runtime.reports.values())
+    failed = any(r.errors for r in runtime.reports.values()) or runtime.store_health.total
     return 1 if failed or pending else 0
 
 
@@ -59,7 +60,10 @@ def print_summary(runtime, source_ids: list[str] | None, pending: int) -> None:
             note = (note + "; " if note else "") + f"{r.article_errors} article fetches failed"
         if r.old:
             note = (note + "; " if note else "") + f"{r.old} older than max_age (not alerted)"
-        rows.append([sid, str(r.new), str(r.seen), str(r.matched), str(r.alerts), str(len(r.errors)), note])
+        rows.append([sid, str(r.new), str(r.seen), str(r.matched), str(r.alerts), str(len(r.errors)), redact(note)])
     print(table(rows, numeric={1, 2, 3, 4, 5}))
+    if runtime.store_health.total:
+        print(f"store: {runtime.store_health.total} writes failed ({runtime.store_health.error or 'since recovered'}): "
+              "what they held is polled again next time")
     if runtime.engine is not None:
         print(f"alerts still pending delivery: {pending}" if pending else "alerts: all delivered")

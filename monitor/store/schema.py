@@ -62,6 +62,23 @@ CORE: list[str] = [
     );
     CREATE INDEX stories_last_seen ON stories(last_seen);
     """,
+    # 2: entries discovered in a feed, sitemap or listing but not stored yet. A source's conditional-GET
+    # validators advance only in the transaction that queues its new entries here, and a row leaves the
+    # queue only in the transaction that stores (or deliberately sets aside) its article: a crash, a
+    # transient error or a poll cap can delay an entry, never lose it.
+    """
+    CREATE TABLE pending_articles (
+        url        TEXT PRIMARY KEY,
+        source_id  TEXT NOT NULL,
+        entry      TEXT NOT NULL,
+        sort_key   TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        next_try   TEXT NOT NULL,
+        last_error TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX pending_due ON pending_articles(source_id, next_try);
+    """,
 ]
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from monitor.errors import StoreError
 from monitor.models import Article, Classification
-from monitor.store.base import SourceState, StoredArticle
+from monitor.store.base import PendingEntry, SourceState, StoredArticle, StoreHealth
 from monitor.store.schema import migrate
+
+BUSY_TIMEOUT = 2.0  # seconds
 
 
 def to_iso(dt: datetime | None) -> str | None:
@@ -36,17 +39,43 @@ class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.execute("PRAGMA busy_timeout=30000")
-        self.lock = threading.RLock()
-        self._depth = 0
-        with self.lock:
-            self.versions = migrate(self.conn)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store {self.path}: cannot create its directory: {exc.strerror}") from None
+        # A writer waits this long for another process's lock, then fails (and the crawl says so once)
+        # rather than holding up the reactor for sqlite's default 30 s per write.
+        try:
+            self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                        timeout=BUSY_TIMEOUT)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+            self.lock = threading.RLock()
+            self._depth = 0
+            self.health = StoreHealth()
+            with self.lock:
+                self.versions = migrate(self.conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: cannot open: {exc}{_open_hint(str(exc))}") from None
+        self.identity = self.file_identity()
+
+    def file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file; None when it is gone (or for :memory:)."""
+        if self.path == ":memory:":
+            return None
+        try:
+            st = Path(self.path).stat()
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def vanished(self) -> bool:
+        """The file this store writes to was deleted or replaced while open: sqlite would go on writing
+        to the unlinked file, and everything stored since would be lost at the next start."""
+        return self.path != ":memory:" and self.file_identity() != self.identity
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -68,10 +97,16 @@ class SqliteStore:
                 yield self.conn
             except BaseException:
                 self._depth = 0
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
             self._depth = 0
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:  # disk full, I/O error: never leave the connection inside a transaction
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
         with self.lock:
@@ -97,12 +132,91 @@ class SqliteStore:
         return known
 
     def mark_seen(self, url: str, source_id: str, status: str, now: datetime) -> None:
-        """Remember a URL that was handled without becoming an article (too old, duplicate, no text)."""
+        """Remember a URL that was handled without becoming an article (too old, duplicate, no text).
+        A queued entry for it leaves the queue in the same transaction."""
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO seen_urls(url, source_id, status, first_seen) VALUES (?, ?, ?, ?)",
-                (url, source_id, status, to_iso(now)),
+            self.set_aside(conn, url, source_id, status, now)
+
+    def set_aside(self, conn: sqlite3.Connection, url: str, source_id: str, status: str, now: datetime) -> None:
+        """`mark_seen` inside the caller's transaction."""
+        conn.execute(
+            "INSERT OR IGNORE INTO seen_urls(url, source_id, status, first_seen) VALUES (?, ?, ?, ?)",
+            (url, source_id, status, to_iso(now)),
+        )
+        conn.execute("DELETE FROM pending_articles WHERE url = ?", (url,))
+
+    # -- the queue between discovery and storage -------------------------------------------------
+
+    def unqueued_urls(self, urls: Iterable[str]) -> set[str]:
+        """The subset of `urls` neither handled nor already queued: what a poll has to queue."""
+        urls = list(dict.fromkeys(urls))
+        known = self.known_urls(urls)
+        with self.lock:
+            for i in range(0, len(urls), 500):
+                chunk = urls[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self.conn.execute(f"SELECT url FROM pending_articles WHERE url IN ({marks})", chunk)
+                known.update(r[0] for r in rows)
+        return {u for u in urls if u not in known}
+
+    def queue_entries(self, conn: sqlite3.Connection, entries: Iterable[PendingEntry], now: datetime) -> int:
+        """Queue entries inside the caller's transaction (the one that advances the source's validators).
+        An entry already queued keeps its attempts. Returns how many rows were added."""
+        added = 0
+        stamp = to_iso(now)
+        for e in entries:
+            body = {"title": e.title, "published": to_iso(e.published), "language": e.language,
+                    "summary": e.summary, "text": e.text, "fetch": e.fetch}
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO pending_articles(url, source_id, entry, sort_key, first_seen, next_try) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (e.url, e.source_id, json.dumps(body, ensure_ascii=False), to_iso(e.published) or stamp, stamp, stamp),
             )
+            added += cur.rowcount
+        return added
+
+    def due_entries(self, source_id: str, now: datetime, limit: int, exclude: set[str]) -> list[PendingEntry]:
+        """Queued entries of a source whose next try is due, newest story first, skipping `exclude`
+        (URLs already in flight)."""
+        rows = self.query(
+            "SELECT * FROM pending_articles WHERE source_id = ? AND next_try <= ? "
+            "ORDER BY attempts, sort_key DESC LIMIT ?",
+            (source_id, to_iso(now), limit + len(exclude)),
+        )
+        out = []
+        for r in rows:
+            if r["url"] in exclude:
+                continue
+            body = json.loads(r["entry"])
+            out.append(PendingEntry(
+                url=r["url"], source_id=r["source_id"], title=body.get("title") or "",
+                published=from_iso(body.get("published")), language=body.get("language"),
+                summary=body.get("summary") or "", text=body.get("text") or "", fetch=bool(body.get("fetch")),
+                attempts=r["attempts"], first_seen=from_iso(r["first_seen"]), last_error=r["last_error"],
+            ))
+        return out[:limit]
+
+    def entry_failed(self, url: str, reason: str, now: datetime, backoff: Callable[[int], float]) -> int:
+        """Count a failed attempt; the next one is due `backoff(attempts)` seconds from now. Returns the
+        attempts so far (0: the URL is not queued)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "UPDATE pending_articles SET attempts = attempts + 1, last_error = ? WHERE url = ? RETURNING attempts",
+                (reason, url),
+            ).fetchone()
+            if row is None:
+                return 0
+            attempts = int(row[0])
+            conn.execute("UPDATE pending_articles SET next_try = ? WHERE url = ?",
+                         (to_iso(now + timedelta(seconds=backoff(attempts))), url))
+        return attempts
+
+    def drop_entry(self, conn: sqlite3.Connection, url: str) -> None:
+        """Inside the caller's transaction: the entry's article is stored (or set aside)."""
+        conn.execute("DELETE FROM pending_articles WHERE url = ?", (url,))
+
+    def pending_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.query("SELECT source_id, count(*) FROM pending_articles GROUP BY source_id")}
 
     def find_by_hash(self, content_hash: str) -> int | None:
         rows = self.query("SELECT id FROM articles WHERE content_hash = ? LIMIT 1", (content_hash,))
@@ -202,6 +316,18 @@ def _article(row: sqlite3.Row) -> StoredArticle:
         scores=json.loads(row["scores"]),
         story_id=row["story_id"],
     )
+
+
+def _open_hint(message: str) -> str:
+    if "readonly" in message:
+        return " (the file or its directory is read-only: newsmon writes the database and its -wal/-shm files)"
+    if "unable to open" in message:
+        return " (does its directory exist, and may newsmon write there?)"
+    if "locked" in message:
+        return " (another process holds a write lock on it)"
+    if "not a database" in message:
+        return " (the file is not a SQLite database: check store.path)"
+    return ""
 
 
 def open_store(path: str | Path) -> SqliteStore:
