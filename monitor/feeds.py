@@ -118,6 +118,64 @@ def _describe(exc: BaseException | None) -> str:
     return msg[:200]
 
 
+# --- XML safety: entity declarations -------------------------------------------------------------
+# expat (under feedparser) stops an entity expansion only past 8 MiB of output and 100x the input, and
+# feedparser keeps every character: a 7 MB "quadratic blowup" feed (one long entity, referenced a million
+# times) cost ~500 MB, a billion-laughs one seconds of CPU. So before parsing, the DTD's internal subset
+# loses every entity declaration that can amplify or reach outside: parameter entities, external
+# (SYSTEM/PUBLIC) entities, values that reference other entities, literals longer than 16 characters.
+# Character-reference and short literal entities (`<!ENTITY nbsp "&#160;">`) stay. A reference to a
+# removed entity makes the document ill-formed, and feedparser's lenient parser, which expands no DTD
+# entities, recovers the entries. External entities (XXE) are never read either way.
+
+_PROLOG_MISC = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+_DOCTYPE_SUBSET = re.compile(rb"""<!DOCTYPE\s+[^\s\[>]+(?:\s+(?:SYSTEM|PUBLIC)(?:\s*(?:"[^"]*"|'[^']*'))+)?\s*\[""")
+_SUBSET_TOKEN = re.compile(rb"""\s+|<!--.*?-->|<\?.*?\?>|<!(?:[^>"']|"[^"]*"|'[^']*')*>|%[^;\s]+;""", re.DOTALL)
+_SAFE_ENTITY = re.compile(rb"""<!ENTITY\s+[^\s%"']+\s+(?:"(?:&\#\w+;|[^&%<"]{0,16})"|'(?:&\#\w+;|[^&%<']{0,16})')\s*>""")
+# UTF-16/32 (BOM, or the bytes of "<" without one): the scan runs on the text, re-encoded after.
+_WIDE = ((b"\xff\xfe\x00\x00", "utf-32-le", 4), (b"\x00\x00\xfe\xff", "utf-32-be", 4), (b"\xff\xfe", "utf-16-le", 2),
+         (b"\xfe\xff", "utf-16-be", 2), (b"<\x00\x00\x00", "utf-32-le", 0), (b"\x00\x00\x00<", "utf-32-be", 0),
+         (b"<\x00", "utf-16-le", 0), (b"\x00<", "utf-16-be", 0))
+
+
+def _strip_entity_declarations(data: bytes) -> tuple[bytes, int]:
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while (m := _PROLOG_MISC.match(data, pos)) is not None:
+        pos = m.end()
+    m = _DOCTYPE_SUBSET.match(data, pos)
+    if m is None:  # no DTD, or none with an internal subset: nothing can be declared
+        return data, 0
+    pos = m.end()
+    kept = [data[:pos]]
+    removed = 0
+    # Until "]" or a token that is not DTD syntax (then expat stops there too, before any content).
+    while not data.startswith(b"]", pos) and (t := _SUBSET_TOKEN.match(data, pos)) is not None:
+        token = t.group()
+        if token.startswith(b"%") or (token.startswith(b"<!ENTITY") and not _SAFE_ENTITY.fullmatch(token)):
+            removed += 1
+        else:
+            kept.append(token)
+        pos = t.end()
+    if not removed:
+        return data, 0
+    kept.append(data[pos:])
+    return b"".join(kept), removed
+
+
+def defuse_entities(body: bytes) -> tuple[bytes, int]:
+    """`body` without the DTD entity declarations that could amplify or reach outside (see above), and
+    how many were removed. Bytes outside the removed declarations are unchanged."""
+    for mark, codec, skip in _WIDE:
+        if body.startswith(mark):
+            try:
+                text = body[skip:].decode(codec)
+            except UnicodeDecodeError:
+                return body, 0  # not really UTF-16/32: expat's own limits still apply
+            out, removed = _strip_entity_declarations(text.encode("utf-8"))
+            return (body[:skip] + out.decode("utf-8").encode(codec), removed) if removed else (body, 0)
+    return _strip_entity_declarations(body)
+
+
 # --- RSS / Atom / RDF via feedparser ------------------------------------------------------------
 
 def _published(entry: Any, language: str | None) -> datetime | None:
@@ -196,7 +254,10 @@ def _decodes(body: bytes, codec: str) -> bool:
 
 
 def _transcode(body: bytes, codec: str) -> bytes:
-    text = body.decode(codec)
+    return _as_utf8(body.decode(codec))
+
+
+def _as_utf8(text: str) -> bytes:
     text = re.sub(r"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])[^\"']+", r"\g<1>utf-8", text, count=1)
     return text.encode("utf-8")
 
@@ -225,6 +286,15 @@ def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, str, str | N
         if superset and _decodes(body, superset):
             warnings.append(f"declared {declared_name} but the bytes are {superset}; decoded as {superset}")
             return _transcode(body, superset), "application/xml; charset=utf-8", superset, warnings
+        # A few invalid sequences in text that is otherwise the declared encoding (a truncated UTF-8
+        # character...): replace just those, rather than let feedparser re-read the whole document
+        # as windows-1252 and turn every other non-ASCII character into mojibake.
+        text = body.decode(declared, "replace")
+        bad = text.count("\ufffd")
+        valid = len(text) - len(text.encode("ascii", "ignore")) - bad
+        if valid > bad:
+            warnings.append(f"declared {declared_name} but {bad} invalid byte sequence(s); replaced with U+FFFD")
+            return _as_utf8(text), "application/xml; charset=utf-8", declared, warnings
     elif declared_name is None and not _decodes(body, "utf-8"):
         best = charset_normalizer.from_bytes(body[:200_000]).best()
         if best is not None and best.encoding and _decodes(body, best.encoding):
@@ -235,7 +305,10 @@ def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, str, str | N
 
 
 def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    body, defused = defuse_entities(body)
     body, passed_type, forced, warnings = _prepare(body, content_type)
+    if defused:
+        warnings.append(f"removed {defused} unsafe entity declaration(s) from the DTD (entity expansion, external entities)")
     headers = {"content-location": url, "content-type": passed_type}
     d = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     feed = d.get("feed", {})
