@@ -74,7 +74,8 @@ class _QuietThirdParty(logging.Filter):
     PREFIXES = ("scrapy", "twisted", "py.warnings", "protego", "trafilatura", "htmldate", "filelock", "apscheduler")
 
     # newsmon reports these failures itself, once per source, with the source id and URL.
-    REPORTED = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt")
+    REPORTED = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt",
+                "scrapy.core.downloader.handlers.http11", "scrapy.downloadermiddlewares.httpcompression")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith(self.REPORTED) and record.levelno < logging.CRITICAL:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -261,6 +262,24 @@ def _metadata(tree: Any, url: str) -> dict[str, Any]:
         meta["title"] = re.split(r"\s+[|–—]\s+|\s+-\s+(?=[^-]+$)", title)[0] if title else h1_text
     meta["links"] = len(tree.xpath("//a[@href]"))
     return meta
+
+
+class _RejectedByTrafilatura(logging.Filter):
+    """Drops trafilatura's log records for a document it refuses (random bytes, plain text, an empty
+    tree): ERROR lines that name neither source nor URL, twice per page (fast pass and fallback).
+    extract_page reports the page itself ("no main text found"), with the source and URL."""
+
+    MESSAGES = frozenset({
+        "parsed tree length: %s, wrong data type or not valid HTML", "lxml parsing failed: %s",
+        "empty HTML tree: %s", "discarding data: %s",
+    })
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in self.MESSAGES
+
+
+for _name in ("trafilatura.utils", "trafilatura.core"):  # logger filters are not inherited: the emitters
+    logging.getLogger(_name).addFilter(_RejectedByTrafilatura())
 
 
 def _main_text(doc: Any, url: str, fast: bool = True) -> str:

@@ -27,6 +27,7 @@ from monitor.dates import parse_date
 MiB = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_PROLOG_MISC = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)  # what may precede a DOCTYPE
 _URL_LINE = re.compile(r"^https?://\S+$", re.IGNORECASE)
 
 
@@ -193,9 +194,19 @@ def _read_feed_item(el: etree._Element, c: _Collector) -> None:
     c.add_url(loc, lastmod=date, title=title)
 
 
+def _declares_entities(data: bytes) -> bool:
+    """An entity declaration near the top, or a DOCTYPE (after comments and PIs of any length) with one
+    anywhere after it: a sitemap has no use for entities."""
+    if _ENTITY_DECL.search(data[:4096]):
+        return True
+    pos = 0
+    while (m := _PROLOG_MISC.match(data, pos)) is not None:
+        pos = m.end()
+    return data.startswith(b"<!DOCTYPE", pos) and _ENTITY_DECL.search(data, pos) is not None
+
+
 def _parse_xml(data: bytes, c: _Collector) -> None:
-    head = data[:4096]
-    if _ENTITY_DECL.search(head) or (b"<!DOCTYPE" in head and _ENTITY_DECL.search(data[:65536])):
+    if _declares_entities(data):
         raise _Refused("XML entity declarations are not allowed in a sitemap (entity-expansion bomb?)")
     parser_events = ("start", "end")
     context = etree.iterparse(

@@ -14,6 +14,7 @@ is built from the `NEWSMON_CONFIG` file.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 502, 503, 504, 520, 521, 522, 524]
 PERMANENT_STATUSES = (404, 410, 451)  # an article page answering these is set aside, not retried
 MAX_SITEMAP_DEPTH = 3
+MAX_SITEMAPS_PER_POLL = 50   # child sitemaps one poll of a source fetches
 QUEUE_PER_POLL_FACTOR = 10   # new entries queued per response: this x crawl.max_articles_per_poll
 MAX_ENTRY_ATTEMPTS = 8       # tries of an article page before the feed's summary stands in for it
 
@@ -71,8 +73,14 @@ def describe_failure(failure: Failure) -> str:
 
     exc = failure.value
     text = str(exc)
-    if isinstance(exc, IgnoreRequest) and "robots" in text.lower():
-        return "forbidden by robots.txt"
+    if isinstance(exc, IgnoreRequest):
+        lowered = text.lower()
+        if "robots" in lowered:
+            return "forbidden by robots.txt"
+        if "download_maxsize" in lowered or "exceeded" in lowered:
+            return "response larger than crawl.max_size (after decompression)"
+        if "max redirections" in lowered:
+            return "redirect loop (more than 5 redirects)"
     if "took longer than" in text:
         return "timed out"
     for kind, reason in (  # most specific first: some of these subclass DownloadFailedError
@@ -95,23 +103,46 @@ def store_guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     runtime.store_health instead of a traceback per response, and the source and page are released so a
     later poll tries again. Whatever the callback yielded before the failure is dropped with it."""
 
+    def failed(self: SourceSpider, arg: Any, exc: sqlite3.Error) -> None:
+        meta = arg.meta if isinstance(arg, Response) else arg.request.meta
+        source_id = meta.get("newsmon_source", "?")
+        self.in_flight.discard(source_id)
+        entry = meta.get("newsmon_entry")
+        if entry is not None:
+            self.settled(source_id, entry.url)
+        self.crawler.stats.inc_value("newsmon/store/errors")
+        self.runtime.store_health.failed(f"polling source {source_id}", exc)
+
+    if inspect.isasyncgenfunction(method):
+        @functools.wraps(method)
+        async def async_wrapper(self: SourceSpider, arg: Any) -> AsyncIterator[Any]:
+            try:
+                out = [x async for x in method(self, arg)]
+            except sqlite3.Error as exc:
+                failed(self, arg, exc)
+                return
+            for x in out:
+                yield x
+
+        return async_wrapper
+
     @functools.wraps(method)
     def wrapper(self: SourceSpider, arg: Any) -> list[Any]:
         try:
             result = method(self, arg)
             return list(result) if result is not None else []
         except sqlite3.Error as exc:
-            meta = arg.meta if isinstance(arg, Response) else arg.request.meta
-            source_id = meta.get("newsmon_source", "?")
-            self.in_flight.discard(source_id)
-            entry = meta.get("newsmon_entry")
-            if entry is not None:
-                self.settled(source_id, entry.url)
-            self.crawler.stats.inc_value("newsmon/store/errors")
-            self.runtime.store_health.failed(f"polling source {source_id}", exc)
+            failed(self, arg, exc)
             return []
 
     return wrapper
+
+
+async def _in_thread(func: Callable[..., Any], *args: Any) -> Any:
+    from scrapy.utils.defer import maybe_deferred_to_future
+    from twisted.internet.threads import deferToThread
+
+    return await maybe_deferred_to_future(deferToThread(func, *args))
 
 
 class SourceSpider(scrapy.Spider):
@@ -189,7 +220,7 @@ class SourceSpider(scrapy.Spider):
         )
 
     @store_guarded
-    def parse_index(self, response: Response) -> Iterable[Any]:
+    async def parse_index(self, response: Response) -> AsyncIterator[Any]:
         source = self.runtime.source(response.meta["newsmon_source"])
         depth = response.meta.get("newsmon_depth", 0)
         now = utcnow()
@@ -211,31 +242,52 @@ class SourceSpider(scrapy.Spider):
             self._poll_failed(state, source, response.url, reason, now)
             return
         else:
-            content_type = _header(response, "Content-Type")
+            # Parsing a large feed takes seconds of CPU: in a thread, so downloads in flight meanwhile
+            # keep being read instead of timing out behind it.
+            doc = await _in_thread(self._parse, source, response, now)
+            children: list[scrapy.Request] = []
             if source.type == "feed":
-                found = self._from_feed(source, response, content_type, state, now)
+                found = self._from_feed(source, response, doc, state, now)
             elif source.type == "sitemap":
-                found = yield from self._from_sitemap(source, response, content_type, state, now, depth)
+                found = self._from_sitemap(source, response, doc, state, now, depth, children)
             else:
-                found = self._from_listing(source, response, content_type, state, now)
+                found = self._from_listing(source, response, doc)
             if found is None:  # the poll failed
                 return
             if depth == 0:
                 self._poll_succeeded(state, now, entries=found, validators=response)
             else:
                 self._queue(found, now)
-        yield from self.dispatch(source, now)
+            for request in children:
+                yield request
+        for out in self.dispatch(source, now):
+            yield out
 
-    def _from_feed(self, source, response, content_type, state, now) -> list[PendingEntry] | None:
-        from monitor.feeds import parse_feed
+    def _parse(self, source: SourceConfig, response: Response, now: datetime) -> Any:
+        """The feed, sitemap or listing in a response (runs in a worker thread: no store, no state)."""
+        content_type = _header(response, "Content-Type")
+        if source.type == "feed":
+            from monitor.feeds import parse_feed
 
-        feed = parse_feed(response.body, response.url, content_type)
+            return parse_feed(response.body, response.url, content_type)
+        if source.type == "sitemap":
+            from monitor.sitemaps import parse_sitemap
+
+            return parse_sitemap(response.body, response.url, now=now,
+                                 max_age=source.max_age_td(self.runtime.config.crawl))
+        from monitor.listing import find_article_links
+
+        return find_article_links(response.body, response.url, selectors=source.selectors or None,
+                                  content_type=content_type)
+
+    def _from_feed(self, source, response, feed, state, now) -> list[PendingEntry] | None:
         if feed.error and not feed.entries:
             self._poll_failed(state, source, response.url, f"malformed feed: {feed.error}", now)
             return None
         if feed.error:
             log.warning("source %s: %s: feed is malformed, %d entries recovered: %s",
-                        source.id, response.url, len(feed.entries), feed.error)
+                        source.id, response.url, len(feed.entries), feed.error,
+                        extra={"source": source.id, "url": response.url, "error": feed.error})
         for warning in feed.warnings:
             log.info("source %s: %s: %s", source.id, response.url, warning)
         fetch = source.fetch_articles if source.fetch_articles is not None else self.runtime.config.crawl.fetch_articles
@@ -253,12 +305,7 @@ class SourceSpider(scrapy.Spider):
             ))
         return found
 
-    def _from_sitemap(self, source, response, content_type, state, now, depth):  # generator: returns entries
-        from monitor.sitemaps import parse_sitemap
-
-        sitemap = parse_sitemap(
-            response.body, response.url, now=now, max_age=source.max_age_td(self.runtime.config.crawl)
-        )
+    def _from_sitemap(self, source, response, sitemap, state, now, depth, children) -> list[PendingEntry] | None:
         if sitemap.error and not (sitemap.entries or sitemap.sitemaps):
             if depth == 0:
                 self._poll_failed(state, source, response.url, f"malformed sitemap: {sitemap.error}", now)
@@ -266,35 +313,42 @@ class SourceSpider(scrapy.Spider):
                 self._article_error(source, response.url, f"malformed sitemap: {sitemap.error}", now)
             return None
         if sitemap.error:
-            log.warning("source %s: %s: sitemap partly unreadable: %s", source.id, response.url, sitemap.error)
+            log.warning("source %s: %s: sitemap partly unreadable: %s", source.id, response.url, sitemap.error,
+                        extra={"source": source.id, "url": response.url, "error": sitemap.error})
         if sitemap.sitemaps and depth == 0:
             # The index's children are fetched after this response is settled: its validators must not
             # let a later poll skip children that were never read.
             response.meta["newsmon_keep_validators"] = True
+        # One poll fetches each sitemap once, and at most MAX_SITEMAPS_PER_POLL of them: an index that
+        # lists itself, a cycle or a fan-out of copies ends there.
+        fetched = response.meta.setdefault("newsmon_sitemaps", {canonical_url(response.url)})
         for child in sitemap.sitemaps:
-            if depth + 1 > MAX_SITEMAP_DEPTH:
-                log.warning("source %s: %s: sitemap index nested deeper than %d, not followed",
-                            source.id, child, MAX_SITEMAP_DEPTH)
+            url = canonical_url(child)
+            if url in fetched:
+                continue
+            if depth + 1 > MAX_SITEMAP_DEPTH or len(fetched) >= MAX_SITEMAPS_PER_POLL:
+                log.warning("source %s: %s: sitemap index %s, not followed further", source.id, child,
+                            f"nested deeper than {MAX_SITEMAP_DEPTH}" if depth + 1 > MAX_SITEMAP_DEPTH else
+                            f"lists more than {MAX_SITEMAPS_PER_POLL} sitemaps in one poll",
+                            extra={"source": source.id, "url": child})
                 break
-            yield scrapy.Request(
+            fetched.add(url)
+            children.append(scrapy.Request(
                 child, callback=self.parse_index, errback=self.child_failed, dont_filter=True,
                 meta={"newsmon_source": source.id, "handle_httpstatus_list": HANDLED_STATUSES,
-                      "newsmon_depth": depth + 1},
-            )
+                      "newsmon_depth": depth + 1, "newsmon_sitemaps": fetched},
+            ))
         return [
             PendingEntry(url=canonical_url(e.url), source_id=source.id, title=e.title or "",
                          published=e.published or e.lastmod, language=e.language or source.language)
             for e in sitemap.entries
         ]
 
-    def _from_listing(self, source, response, content_type, state, now) -> list[PendingEntry]:
-        from monitor.listing import find_article_links
-
-        links = find_article_links(response.body, response.url, selectors=source.selectors or None,
-                                   content_type=content_type)
+    def _from_listing(self, source, response, links) -> list[PendingEntry]:
         if not links:
             log.warning("source %s: %s: no article links found%s", source.id, response.url,
-                        " with the configured selectors" if source.selectors else "")
+                        " with the configured selectors" if source.selectors else "",
+                        extra={"source": source.id, "url": response.url})
         return [PendingEntry(url=canonical_url(link.url), source_id=source.id, title=link.text,
                              language=source.language) for link in links]
 
