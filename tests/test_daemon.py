@@ -130,8 +130,8 @@ def test_new_stories_alert_health_endpoint_and_sigterm(tmp_path: Path) -> None:
             assert status.returncode == 0, status.stderr
             lines = status.stdout.splitlines()
             assert lines[0].split() == ["SOURCE", "TYPE", "LAST", "POLL", "NEXT", "POLL", "NEW", "24H", "ARTICLES",
-                                        "ERRORS", "LAST", "ERROR"]
-            assert lines[1].split()[:2] == ["news", "feed"] and lines[1].split()[-3:] == ["3", "3", "0"]
+                                        "QUEUED", "ERRORS", "LAST", "ERROR"]
+            assert lines[1].split()[:2] == ["news", "feed"] and lines[1].split()[-4:] == ["3", "3", "0", "0"]
             assert [ln.split() for ln in lines[3:5]] == [["CHANNEL", "SENT", "PENDING", "DEAD"], ["hook", "2", "0", "0"]]
         finally:
             code = daemon.stop(signal.SIGTERM)
@@ -304,6 +304,9 @@ def test_a_slow_page_is_requested_once_and_sigterm_keeps_to_the_grace_period(tmp
             wait_until(lambda: stored(tmp_path, site.url(f"/news/{FRAUD.slug}.html")), 20, "the fast story")
             wait_until(lambda: len(site.requests_to("/feed.xml")) >= 5, 20, "five polls")
             assert len(site.requests_to(f"/news/{OUTAGE.slug}.html")) == 1, "one request per URL in flight"
+            status = subprocess.run([sys.executable, "-m", "monitor", "status", "-c", "config.yaml"],
+                                    cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            assert status.stdout.splitlines()[1].split()[-2:] == ["1", "0"], status.stdout  # QUEUED, ERRORS
         finally:
             started = time.monotonic()
             code = daemon.stop(signal.SIGTERM)

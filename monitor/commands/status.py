@@ -1,5 +1,5 @@
 """`newsmon status [-c config.yaml] [--format text|json]`: sources (last poll, next poll, new articles,
-consecutive errors, last error) and the alert outbox, read from the store — works while the daemon runs."""
+entries queued for their page, consecutive errors, last error) and the alert outbox, read from the store — works while the daemon runs."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         new_24h = dict(store.query("SELECT source_id, count(*) FROM articles WHERE fetched >= ? GROUP BY source_id",
                                    (day_ago,)))
         total = dict(store.query("SELECT source_id, count(*) FROM articles GROUP BY source_id"))
+        queued = store.pending_counts()
         sources = []
         for s in config.sources:
             st = states.get(s.id)
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 "last_poll": st.last_poll.isoformat() if st and st.last_poll else None,
                 "last_success": st.last_success.isoformat() if st and st.last_success else None,
                 "next_poll": st.next_poll.isoformat() if st and st.next_poll else None,
-                "new_24h": new_24h.get(s.id, 0), "articles": total.get(s.id, 0),
+                "new_24h": new_24h.get(s.id, 0), "articles": total.get(s.id, 0), "queued": queued.get(s.id, 0),
                 "consecutive_errors": st.consecutive_errors if st else 0,
                 "last_error": st.last_error if st and st.consecutive_errors else None,
             })
@@ -74,13 +75,14 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(redact(json.dumps({"sources": sources, "outbox": channels, "oldest_pending": oldest}, indent=2)))
         return 0
-    rows = [["SOURCE", "TYPE", "LAST POLL", "NEXT POLL", "NEW 24H", "ARTICLES", "ERRORS", "LAST ERROR"]]
+    rows = [["SOURCE", "TYPE", "LAST POLL", "NEXT POLL", "NEW 24H", "ARTICLES", "QUEUED", "ERRORS", "LAST ERROR"]]
     for s in sources:
         rows.append([
             s["id"] + ("" if s["enabled"] else " (disabled)"), s["type"],
             ago(datetime.fromisoformat(s["last_poll"]) if s["last_poll"] else None, now),
             next_poll_text(s["next_poll"], now),
-            str(s["new_24h"]), str(s["articles"]), str(s["consecutive_errors"]), redact(s["last_error"] or ""),
+            str(s["new_24h"]), str(s["articles"]), str(s["queued"]), str(s["consecutive_errors"]),
+            redact(s["last_error"] or ""),
         ])
     print(table(rows) if sources else "no sources configured")
     print()
