@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= config.yaml
 
-.PHONY: run test bench lint clean
+.PHONY: run test conformance faults bench lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,21 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/newsmon run -c $(CONFIG)
 
+# The repository's own files alone: tests that read ../shared are marked `conformance` and left out.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not conformance"
+
+# The real-world checks against the seeds and corpus in ../shared (NEWSMON_SHARED=DIR points elsewhere).
+SHARED ?= $(or $(NEWSMON_SHARED),../shared)
+conformance: $(STAMP)
+	@test -d $(SHARED)/seeds -a -d $(SHARED)/corpus || { echo "make conformance: no seeds and corpus in $(SHARED)" >&2; exit 2; }
+	NEWSMON_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest -q -m conformance
+
+# The fault suite at full size: 50 kill -9s over 30 stories, bigger hostile sources, more fuzz examples.
+faults: $(STAMP)
+	NEWSMON_FAULTS_KILLS=50 NEWSMON_FAULTS_STORIES=30 NEWSMON_FAULTS_SCALE=10 NEWSMON_FUZZ_EXAMPLES=2000 \
+	NEWSMON_HYPOTHESIS_EXAMPLES=2000 $(BIN)/python -m pytest -q -s -m "not conformance" tests/faults \
+	tests/test_config_fuzz.py tests/test_properties.py tests/test_alerts_escaping.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

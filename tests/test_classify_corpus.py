@@ -12,14 +12,14 @@ from monitor.classify import ClassifyConfig, classify, load_ruleset
 from monitor.cli import main
 from monitor.commands.backtest import evaluate, load_examples
 from monitor.commands.check import split_plaintext
+from tests.conftest import SEEDS, SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SEEDS = SHARED / "seeds"
 DEVSET = Path(__file__).resolve().parent / "data" / "devset"
-EXPECTED = yaml.safe_load((SEEDS / "expected.yaml").read_text(encoding="utf-8"))
+EXPECTED = yaml.safe_load((SEEDS / "expected.yaml").read_text(encoding="utf-8")) if SEEDS.is_dir() else {}
 RULES = load_ruleset(ClassifyConfig(), Path.cwd())
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("name", sorted(EXPECTED), ids=lambda n: n[:3])
 def test_seed(name: str) -> None:
     expected = EXPECTED[name]
@@ -43,6 +43,7 @@ def test_devset_quality_floor() -> None:
         assert d["precision"] >= 0.85 and d["recall"] >= 0.85, (cat, d)
 
 
+@pytest.mark.conformance
 def test_check_json_on_seed(capsys: pytest.CaptureFixture[str]) -> None:
     seed = str(SEEDS / "004_fea7d35032dd25c1.txt")
     assert main(["check", "--format", "json", seed]) == 0
@@ -70,6 +71,7 @@ def test_check_text_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "\x1b[1m" not in captured.out   # not a tty
 
 
+@pytest.mark.conformance
 def test_check_invalid_keywords_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "kw.yaml").write_text("language: en\ncategories:\n  t:\n    weak: [\"a*b\"]\n", encoding="utf-8")
     (tmp_path / "config.yaml").write_text("classify:\n  keywords: [kw.yaml]\n", encoding="utf-8")
@@ -79,6 +81,7 @@ def test_check_invalid_keywords_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
                    "start or end of a term\nnewsmon check: 1 problem(s), nothing loaded\n")
 
 
+@pytest.mark.conformance
 def test_check_html_page(capsys: pytest.CaptureFixture[str]) -> None:
     pages = sorted((SHARED / "corpus" / "pages").rglob("*.html"))
     assert pages, "shared corpus pages missing"

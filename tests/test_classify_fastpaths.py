@@ -13,10 +13,10 @@ import pytest
 from monitor.classify import ClassifyConfig, classify, load_ruleset, normalize
 from monitor.classify.matcher import find_hits
 from monitor.classify.normalize import Folded, fold
+from tests.conftest import SEEDS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVSET = ROOT / "tests" / "data" / "devset"
-SEEDS = ROOT.parent / "shared" / "seeds"
 LANGUAGES = ["en", "de", "fr", "es", "pt", "vi", "id", "ar", "zh", "ru"]
 FILLER = ROOT / "benchmarks" / "data"
 RULES = load_ruleset(ClassifyConfig(), Path.cwd())
@@ -93,6 +93,7 @@ def _corpus() -> list[str]:
     return texts
 
 
+@pytest.mark.conformance
 def test_fold_equals_reference_on_corpus() -> None:
     for text in _corpus():
         _assert_same(text)

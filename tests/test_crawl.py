@@ -216,6 +216,7 @@ def test_listing_page_links_are_followed(tmp_path: Path, selectors: list[str] | 
         assert site.requests_to("/about/") == [] and site.requests_to("/login") == []
 
 
+@pytest.mark.conformance
 def test_six_cyrillic_encodings_of_one_feed_store_identical_titles(tmp_path: Path) -> None:
     encodings = ["windows-1251-russian", "KOI8-R", "iso-8859-5-russian", "IBM866", "IBM855", "MacCyrillic"]
     with LocalSite() as site:

@@ -286,7 +286,7 @@ def test_the_daemon_listens_on_its_health_port_alone(tmp_path: Path) -> None:
 
 
 def test_a_slow_page_is_requested_once_and_sigterm_keeps_to_the_grace_period(tmp_path: Path) -> None:
-    """Polls every second while one article page takes 60 s: one request for it, not one per poll, and
+    """Polls every second while one article page takes 15 s: one request for it, not one per poll, and
     the other story is stored meanwhile. SIGTERM with that request in flight: exit 0 within
     shutdown_grace (4 s), the slow entry still queued for the next start."""
     import time
@@ -294,7 +294,7 @@ def test_a_slow_page_is_requested_once_and_sigterm_keeps_to_the_grace_period(tmp
     port = free_port()
     with LocalSite() as site, Receiver() as receiver:
         publish(site, [OUTAGE, FRAUD])
-        site.add(f"/news/{OUTAGE.slug}.html", article_html(OUTAGE), delay=60)
+        site.add(f"/news/{OUTAGE.slug}.html", article_html(OUTAGE), delay=15)
         config = write_config(tmp_path, site, receiver, port)
         config.write_text(config.read_text().replace("timeout: 3s, ", "timeout: 90s, ").replace(
             "shutdown_grace: 5s", "shutdown_grace: 4s"))

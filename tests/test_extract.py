@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from monitor.extract import decode_html, detect_encoding, extract_page, is_probably_article
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PAGES = SHARED / "corpus" / "pages"
 TRAF = PAGES / "trafilatura"
 N4K = PAGES / "newspaper4k"
@@ -24,7 +24,7 @@ def _traf_file(name: str) -> Path:
     raise FileNotFoundError(name)
 
 
-EVAL = json.loads((TRAF / "evaldata-subset.json").read_text(encoding="utf-8"))
+EVAL = json.loads((TRAF / "evaldata-subset.json").read_text(encoding="utf-8")) if TRAF.is_dir() else {}
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,7 @@ def eval_results() -> dict[str, object]:
     return {url: extract_page(_traf_file(d["file"]).read_bytes(), url) for url, d in EVAL.items()}
 
 
+@pytest.mark.conformance
 def test_evaldata_with_and_without_snippets(eval_results) -> None:  # type: ignore[no-untyped-def]
     with_ok = with_all = without_ok = without_all = 0
     for url, d in EVAL.items():
@@ -46,6 +47,7 @@ def test_evaldata_with_and_without_snippets(eval_results) -> None:  # type: igno
     assert without_ok / without_all >= 0.90
 
 
+@pytest.mark.conformance
 def test_every_eval_page_gives_text(eval_results) -> None:  # type: ignore[no-untyped-def]
     empty = [EVAL[url]["file"] for url, page in eval_results.items() if not page.text]
     assert empty == []
@@ -70,6 +72,7 @@ def _path(rel: str) -> Path:
     return p
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("rel, codec, needle", ENCODING_CASES, ids=[c[0] for c in ENCODING_CASES])
 def test_page_encodings(rel: str, codec: str, needle: str | None) -> None:
     body = _path(rel).read_bytes()
@@ -81,6 +84,7 @@ def test_page_encodings(rel: str, codec: str, needle: str | None) -> None:
         assert needle in text
 
 
+@pytest.mark.conformance
 def test_bom_pages_lose_the_bom() -> None:
     boms = [p for p in (TRAF / "eval").iterdir() if p.read_bytes().startswith(b"\xef\xbb\xbf")]
     boms += [p for p in (TRAF / "cache").iterdir() if p.read_bytes().startswith(b"\xef\xbb\xbf")]
@@ -89,6 +93,7 @@ def test_bom_pages_lose_the_bom() -> None:
         assert not decode_html(p.read_bytes()).startswith("\ufeff")
 
 
+@pytest.mark.conformance
 def test_invalid_utf8_byte_does_not_change_the_encoding() -> None:
     [path] = [p for p in TRAF.rglob("Sprzeciw wobec*")]
     body = path.read_bytes()
@@ -115,11 +120,13 @@ CHARDET_PAGES = [
 ]
 
 
+@pytest.mark.conformance
 def _chardet(rel: str) -> Path | None:
     p = PAGES / "chardet" / rel
     return p if p.exists() else None
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize(
     "path",
     sorted(p for p in (PAGES / "chardet").rglob("*") if p.is_file() and p.name != "LICENSE"),
@@ -131,6 +138,7 @@ def test_chardet_pages_decode_cleanly(path: Path) -> None:
     assert text.count("\ufffd") == 0
 
 
+@pytest.mark.conformance
 def test_windows_1256_arabic_without_declaration() -> None:
     [path] = list((PAGES / "chardet" / "windows-1256-arabic").glob("*.html"))
     text = decode_html(path.read_bytes())
@@ -140,6 +148,7 @@ def test_windows_1256_arabic_without_declaration() -> None:
 META = sorted(p for p in (N4K / "metadata").glob("*.json") if json.loads(p.read_text())["publish_date"])
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("meta_path", META, ids=[p.stem for p in META])
 def test_newspaper4k_publish_date(meta_path: Path) -> None:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -152,6 +161,7 @@ def test_newspaper4k_publish_date(meta_path: Path) -> None:
         assert page.published.date() == expected.date()
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize(
     "stem, language",
     [("arabic_article", "ar"), ("chinese_article_001", "zh"), ("japanese_article", "ja"), ("thai_article", "th"),
@@ -163,6 +173,7 @@ def test_newspaper4k_language(stem: str, language: str) -> None:
     assert page.language == language
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize(
     "stem, article",
     [("cnn_main_site", False), ("wired_main_site", False), ("yahoo_main_site", False),
@@ -215,6 +226,7 @@ def test_bad_pages_exact_errors(body: bytes, error: str) -> None:
     assert page.text == ""
 
 
+@pytest.mark.conformance
 def test_truncated_page_still_extracts() -> None:
     body = (N4K / "html" / "cnn_article.html").read_bytes()
     page = extract_page(body[: len(body) // 2], "http://www.cnn.com/2013/11/27/travel/weather-thanksgiving/index.html")

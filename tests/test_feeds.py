@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.feeds import html_to_text, normalise_language, parse_feed
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FEEDS = SHARED / "corpus" / "feeds"
 ALL_FEEDS = sorted(
     p for p in FEEDS.rglob("*") if p.is_file() and p.name not in ("LICENSE", "README.txt")
@@ -32,6 +32,7 @@ def _parse(path: Path):
     return parse_feed(body, f"http://example.com/feeds/{path.name}", _header_content_type(body))
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("path", ALL_FEEDS, ids=[str(p.relative_to(FEEDS)) for p in ALL_FEEDS])
 def test_every_corpus_feed_parses(path: Path) -> None:
     feed = _parse(path)
@@ -44,6 +45,7 @@ def test_every_corpus_feed_parses(path: Path) -> None:
         assert "\ufffd" not in feed.title
 
 
+@pytest.mark.conformance
 def test_corpus_is_all_there() -> None:
     assert len(ALL_FEEDS) == 156
 
@@ -51,6 +53,7 @@ def test_corpus_is_all_there() -> None:
 NEWSRU = ["windows-1251-russian", "KOI8-R", "iso-8859-5-russian", "IBM866", "IBM855", "MacCyrillic"]
 
 
+@pytest.mark.conformance
 def test_newsru_six_encodings_identical() -> None:
     feeds = [_parse(FEEDS / "chardet" / enc / "newsru.com.xml") for enc in NEWSRU]
     titles = [[e.title for e in f.entries] for f in feeds]
@@ -63,6 +66,7 @@ def test_newsru_six_encodings_identical() -> None:
     assert [f.encoding for f in feeds] == ["windows-1251", "koi8-r", "iso-8859-5", "ibm866", "ibm855", "maccyrillic"]
 
 
+@pytest.mark.conformance
 def test_big5_not_well_formed_reports_error_and_keeps_entries() -> None:
     feed = _parse(FEEDS / "chardet" / "Big5" / "coolloud.org.tw.xml")
     assert feed.error == "not well-formed XML at line 105: not well-formed (invalid token)"
@@ -70,6 +74,7 @@ def test_big5_not_well_formed_reports_error_and_keeps_entries() -> None:
     assert feed.title == "苦勞網"
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize(
     "path, encoding, title",
     [
@@ -86,6 +91,7 @@ def test_superset_bytes_under_legacy_declaration(path: str, encoding: str, title
     assert any("decoded as" in w for w in feed.warnings)
 
 
+@pytest.mark.conformance
 def test_json_feed() -> None:
     feed = _parse(FEEDS / "trafilatura" / "resources" / "feed.json")
     assert feed.error is None
@@ -160,6 +166,7 @@ def test_atom_xml_base_and_entry_language() -> None:
     assert entry.published == datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
+@pytest.mark.conformance
 def test_http_charset_overrides_xml_declaration() -> None:
     path = FEEDS / "feedparser" / "encoding" / "http_text_xml_charset_2.xml"
     feed = _parse(path)
@@ -197,12 +204,14 @@ EXPECT_CASES = [
 ]
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("rel, check", EXPECT_CASES, ids=[c[0] for c in EXPECT_CASES])
 def test_feedparser_expectations(rel: str, check) -> None:  # type: ignore[no-untyped-def]
     path = FEEDS / "feedparser" / rel
     assert check(_parse(path))
 
 
+@pytest.mark.conformance
 def test_crawler_commons_pubdate_variants_never_raise() -> None:
     feed = _parse(FEEDS / "crawler-commons" / "rss" / "xmlRss_pubDate.xml")
     assert len(feed.entries) == 7

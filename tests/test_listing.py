@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from monitor.listing import Link, discover_feeds, find_article_links, looks_like_article_url
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HTML = SHARED / "corpus" / "pages" / "newspaper4k" / "html"
 
 LISTING = b"""<html><head><base href="https://news.example.com/">
@@ -72,6 +70,7 @@ def test_selectors(selectors: list[str], expected: list[str]) -> None:
     assert [link.url for link in links] == expected
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize(
     "name, base, minimum, must_include, must_exclude",
     [
@@ -112,6 +111,7 @@ def test_looks_like_article_url(url: str, expected: bool) -> None:
     assert looks_like_article_url(url) is expected
 
 
+@pytest.mark.conformance
 def test_pubdate_url_list_positives_look_like_articles() -> None:
     rows = [line.split(" ", 1) for line in (HTML.parent / "test_urls_pubdate.txt").read_text().splitlines() if line.strip()]
     positives = [url for label, url in rows if label == "1"]
@@ -126,6 +126,7 @@ def test_discover_feeds() -> None:
     ]
 
 
+@pytest.mark.conformance
 def test_discover_feeds_on_a_feed_document() -> None:
     # sample_rss.html is an RSS document served as a page: the page is itself the feed
     assert discover_feeds((HTML / "sample_rss.html").read_bytes(), "https://www.edumock.com/rss") == [

@@ -13,6 +13,8 @@ from monitor.models import Article
 from monitor.runtime import Runtime
 from tests.conftest import SEEDS
 
+pytestmark = pytest.mark.conformance  # every test here reads the seeds in ../shared
+
 NOW = datetime.now(timezone.utc)
 
 
@@ -39,6 +41,7 @@ def outbox_items(rt: Runtime) -> list[tuple]:
     return [tuple(r) for r in rt.store.query("SELECT article_id, category FROM alert_items ORDER BY id")]
 
 
+@pytest.mark.conformance
 def test_same_story_in_two_languages_joins_one_story(runtime: Runtime) -> None:
     de = runtime.processor.process(seed("000_924deedb2fb67d44.txt", "s1", "https://a.example/1", "de"), runtime.source("s1"))
     vi = runtime.processor.process(seed("001_61d7468f366b2028.txt", "s2", "https://b.example/2", "vi"), runtime.source("s2"))
@@ -50,6 +53,7 @@ def test_same_story_in_two_languages_joins_one_story(runtime: Runtime) -> None:
     assert count == 2
 
 
+@pytest.mark.conformance
 def test_article_and_its_alerts_are_stored_together(runtime: Runtime) -> None:
     out = runtime.processor.process(seed("003_3eac16cddba1072d.txt", "s1", "https://a.example/att", "de"),
                                     runtime.source("s1"))
@@ -57,6 +61,7 @@ def test_article_and_its_alerts_are_stored_together(runtime: Runtime) -> None:
     assert outbox_items(runtime) == [(out.article_id, "outage")]
 
 
+@pytest.mark.conformance
 def test_old_story_is_stored_but_not_alerted(runtime: Runtime) -> None:
     old = seed("002_542d441121f06b8d.txt", "s2", "https://b.example/old", "ar", published=NOW - timedelta(days=3))
     out = runtime.processor.process(old, runtime.source("s2"))
@@ -65,6 +70,7 @@ def test_old_story_is_stored_but_not_alerted(runtime: Runtime) -> None:
     assert runtime.store.count_articles() == 1
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize(
     "second_url, expected",
     [("https://a.example/1", "seen"), ("https://mirror.example/syndicated?id=9", "duplicate")],
@@ -78,6 +84,7 @@ def test_a_story_is_never_yielded_twice(runtime: Runtime, second_url: str, expec
     assert len(outbox_items(runtime)) == 1
 
 
+@pytest.mark.conformance
 def test_language_is_detected_when_unknown(runtime: Runtime) -> None:
     art = seed("004_fea7d35032dd25c1.txt", "s1", "https://a.example/zh", "zh")
     art.language = None

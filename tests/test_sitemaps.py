@@ -5,13 +5,12 @@ from __future__ import annotations
 import gzip
 import zlib
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from monitor.sitemaps import parse_sitemap
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SITEMAPS = SHARED / "corpus" / "sitemaps"
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 UTC = timezone.utc
@@ -42,11 +41,13 @@ CORPUS = [
 ]
 
 
+@pytest.mark.conformance
 def test_corpus_table_covers_every_sitemap() -> None:
     on_disk = {str(p.relative_to(SITEMAPS)) for p in SITEMAPS.rglob("*") if p.is_file() and p.name != "LICENSE"}
     assert on_disk == {c[0] for c in CORPUS}
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("rel, kind, n_entries, n_sitemaps", CORPUS, ids=[c[0] for c in CORPUS])
 def test_corpus_sitemap(rel: str, kind: str, n_entries: int, n_sitemaps: int) -> None:
     result = parse_sitemap((SITEMAPS / rel).read_bytes(), "http://www.example.com/sitemap", now=NOW, max_age=None)
@@ -57,6 +58,7 @@ def test_corpus_sitemap(rel: str, kind: str, n_entries: int, n_sitemaps: int) ->
     assert all(e.url.startswith(("http://", "https://")) for e in result.entries)
 
 
+@pytest.mark.conformance
 def test_google_news_fields() -> None:
     result = parse_sitemap(
         (SITEMAPS / "crawler-commons/sitemaps/extension/shinpaideshou-news-sitemap.xml").read_bytes(),
@@ -69,6 +71,7 @@ def test_google_news_fields() -> None:
     assert e.language == "en"
 
 
+@pytest.mark.conformance
 def test_google_doc_example_date_only() -> None:
     result = parse_sitemap((SITEMAPS / "crawler-commons/sitemaps/extension/sitemap-news.xml").read_bytes(),
                            "http://www.example.org/", now=NOW, max_age=None)
@@ -76,6 +79,7 @@ def test_google_doc_example_date_only() -> None:
     assert result.entries[0].title == "Companies A, B in Merger Talks"
 
 
+@pytest.mark.conformance
 def test_cdata_loc_and_index_lastmod() -> None:
     result = parse_sitemap((SITEMAPS / "trafilatura/resources/sitemap2.xml").read_bytes(), "http://www.example.com/",
                            now=NOW, max_age=None)
@@ -86,6 +90,7 @@ def test_cdata_loc_and_index_lastmod() -> None:
     assert old.skipped_old == 1
 
 
+@pytest.mark.conformance
 def test_max_age_filters_with_fixed_now() -> None:
     body = (SITEMAPS / "crawler-commons/sitemaps/extension/hebdenbridgetimes-articles-sitemap.xml").read_bytes()
     result = parse_sitemap(body, "http://www.hebdenbridgetimes.co.uk/", now=datetime(2015, 5, 4, tzinfo=UTC),
@@ -102,6 +107,7 @@ def test_undated_entries_are_kept() -> None:
     assert result.skipped_old == 1
 
 
+@pytest.mark.conformance
 def test_gzip_detected_by_magic_not_name() -> None:
     plain = (SITEMAPS / "trafilatura/resources/sitemap.xml").read_bytes()
     result = parse_sitemap(gzip.compress(plain), "http://www.example.com/sitemap.xml", now=NOW, max_age=None)
@@ -174,6 +180,7 @@ def test_truncated_sitemap_keeps_entries_read() -> None:
     assert result.error == "not well-formed XML at line 2: expected '>'"
 
 
+@pytest.mark.conformance
 def test_truncated_gzip_keeps_what_decompressed() -> None:
     plain = (SITEMAPS / "trafilatura/resources/sitemap.xml").read_bytes()
     packed = gzip.compress(plain)

@@ -1,6 +1,6 @@
 """Real-world files cut short: every feed, sitemap and page of ../shared/corpus (MANIFEST.tsv), cut in
 the bytes and served as if complete by a local site, polled in one real `newsmon crawl --once` beside
-the healthy source. Collected only when the corpus exists (tests/faults/conftest.py). The cut is at
+the healthy source. Marked `conformance`: run by `make conformance`, deselected by `make test`. The cut is at
 1/2; NEWSMON_FAULTS_SCALE=N cuts each file at N points.
 
 Sources: each feed (fetch_articles: false: its entries' links point at the publishers' hosts); each
@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from monitor.listing import find_article_links
 from monitor.sitemaps import parse_sitemap
@@ -117,6 +119,7 @@ def serve_corpus(site: LocalSite) -> list[Case]:
     return cases
 
 
+@pytest.mark.conformance
 def test_real_world_files_cut_short(tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
     with LocalSite() as site, LocalSite("127.0.0.2") as healthy, Receiver() as rx:
         cases = serve_corpus(site)
