@@ -450,8 +450,7 @@ class SourceSpider(scrapy.Spider):
         now = utcnow()
         if response.status in PERMANENT_STATUSES:
             self._article_error(source, entry.url, f"HTTP {response.status}", now)
-            self.settled(source.id, entry.url)
-            self.runtime.store.mark_seen(entry.url, source.id, "error", now)  # retrying will not help
+            self._give_up(source, entry, now)  # retrying will not help
             return
         if response.status >= 400:
             self._article_error(source, entry.url, f"HTTP {response.status}", now)
@@ -462,8 +461,7 @@ class SourceSpider(scrapy.Spider):
         text = page.text or entry.summary
         if not text.strip():
             self._article_error(source, entry.url, page.error or "no main text found", now)
-            self.settled(source.id, entry.url)
-            self.runtime.store.mark_seen(entry.url, source.id, "error", now)
+            self._give_up(source, entry, now)
             return
         url = entry.url
         if page.url and page.url != url and same_site(page.url, url):
@@ -483,6 +481,11 @@ class SourceSpider(scrapy.Spider):
         )
 
     @store_guarded
+    def _give_up(self, source: SourceConfig, entry: PendingEntry, now: datetime) -> None:
+        """The page will not yield an article: remember its URL as handled (it leaves the queue)."""
+        self.settled(source.id, entry.url)
+        self.runtime.store.mark_seen(entry.url, source.id, "error", now)
+
     def article_failed(self, failure: Failure) -> Iterable[Any]:
         request = failure.request  # type: ignore[attr-defined]
         source = self.runtime.source(request.meta["newsmon_source"])

@@ -120,16 +120,19 @@ class SqliteStore:
 
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         """The subset of `urls` already handled (stored as an article, or seen and set aside)."""
+        return self._present(urls, ("seen_urls", "articles"))
+
+    def _present(self, urls: Iterable[str], tables: tuple[str, ...]) -> set[str]:
         urls = list(dict.fromkeys(urls))
-        known: set[str] = set()
+        found: set[str] = set()
         with self.lock:
             for i in range(0, len(urls), 500):
                 chunk = urls[i : i + 500]
                 marks = ",".join("?" * len(chunk))
-                for table in ("seen_urls", "articles"):
+                for table in tables:
                     rows = self.conn.execute(f"SELECT url FROM {table} WHERE url IN ({marks})", chunk)
-                    known.update(r[0] for r in rows)
-        return known
+                    found.update(r[0] for r in rows)
+        return found
 
     def mark_seen(self, url: str, source_id: str, status: str, now: datetime) -> None:
         """Remember a URL that was handled without becoming an article (too old, duplicate, no text).
@@ -150,13 +153,7 @@ class SqliteStore:
     def unqueued_urls(self, urls: Iterable[str]) -> set[str]:
         """The subset of `urls` neither handled nor already queued: what a poll has to queue."""
         urls = list(dict.fromkeys(urls))
-        known = self.known_urls(urls)
-        with self.lock:
-            for i in range(0, len(urls), 500):
-                chunk = urls[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self.conn.execute(f"SELECT url FROM pending_articles WHERE url IN ({marks})", chunk)
-                known.update(r[0] for r in rows)
+        known = self._present(urls, ("seen_urls", "articles", "pending_articles"))
         return {u for u in urls if u not in known}
 
     def queue_entries(self, conn: sqlite3.Connection, entries: Iterable[PendingEntry], now: datetime) -> int:
