@@ -480,12 +480,12 @@ class SourceSpider(scrapy.Spider):
             queued_url=entry.url,
         )
 
-    @store_guarded
     def _give_up(self, source: SourceConfig, entry: PendingEntry, now: datetime) -> None:
         """The page will not yield an article: remember its URL as handled (it leaves the queue)."""
         self.settled(source.id, entry.url)
         self.runtime.store.mark_seen(entry.url, source.id, "error", now)
 
+    @store_guarded
     def article_failed(self, failure: Failure) -> Iterable[Any]:
         request = failure.request  # type: ignore[attr-defined]
         source = self.runtime.source(request.meta["newsmon_source"])

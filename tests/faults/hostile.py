@@ -313,7 +313,9 @@ def assert_ran_to_the_end(crawl: Crawl, returncode: int) -> list[dict[str, objec
     """Exit code as expected, no traceback, every stderr line a JSON log record, every ERROR record
     naming its source, memory bounded. Returns the records."""
     assert crawl.returncode == returncode, f"exit {crawl.returncode}\n{crawl.stderr[-3000:]}"
-    assert "Traceback" not in crawl.stdout + crawl.stderr
+    output = crawl.stdout + crawl.stderr
+    at = output.find("Traceback")
+    assert at < 0, f"traceback in the output:\n{output[max(0, at - 500):at + 3000]}"
     records = crawl.records()
     assert [r for r in records if "exception" in r] == []
     anonymous = [r["message"] for r in records if r["level"] in ("error", "critical") and "source" not in r]
