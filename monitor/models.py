@@ -47,6 +47,7 @@ class Match:
     offset: int        # character offset of the match in that field's original (un-normalised) text
     weight: float
     language: str      # language of the rule set that produced the hit ("*" for language-neutral rules)
+    actor: str = ""    # the organisation or service the evidence is tied to (same sentence), as written
 
 
 @dataclass
@@ -59,3 +60,5 @@ class Classification:
     entities: list[str]                         # canonical watchlist names found (e.g. "China Unicom")
     language: str | None                        # the language the rules were applied for
     vetoed: dict[str, list[str]] = field(default_factory=dict)  # category -> negative terms that vetoed it
+    reasons: dict[str, str] = field(default_factory=dict)       # category -> why it fired, or did not
+    genre: dict[str, list[str]] = field(default_factory=dict)   # genre gate that held -> the terms seen

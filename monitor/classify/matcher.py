@@ -16,6 +16,7 @@ import ahocorasick
 
 from monitor.classify.normalize import WORD_CHARS, word_char
 from monitor.classify.rules import Term
+from monitor.classify.stem import stemmer
 
 
 def _build(terms: Iterable[Term]) -> Any:
@@ -38,21 +39,53 @@ def build_automata(terms: tuple[Term, ...], languages: frozenset[str]) -> dict[s
     return automata
 
 
+def _stemmed_end(text: str, start: int, term: Term) -> int:
+    """Where a stemmed term's hit at `start` ends: each word of the text, separated by spaces only,
+    has the stem of the term's word there (or is that word, where the term word is matched as
+    written); -1 when it is not a hit."""
+    stem = stemmer(term.language)
+    if stem is None:
+        return -1
+    cache = WORD_CHARS
+    n = len(text)
+    pos = start
+    for k, (word, st) in enumerate(term.words):
+        if k:
+            if pos >= n or text[pos] != " ":
+                return -1
+            while pos < n and text[pos] == " ":
+                pos += 1
+        end = pos
+        while end < n:
+            w = cache.get(text[end])
+            if w is None:
+                w = word_char(text[end])
+            if not w:
+                break
+            end += 1
+        if end == pos:
+            return -1
+        found = text[pos:end]
+        if (st is None and found != word) or (st is not None and stem(found) != st):
+            return -1
+        pos = end
+    return pos
+
+
 MAX_HITS_PER_PATTERN = 3   # scoring counts each term once; a few occurrences are enough to explain it
 
 
 def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
     """(start, end, term) hits in the folded `text`, end exclusive; at most MAX_HITS_PER_PATTERN
-    accepted occurrences of each pattern. One pass of the automaton; the boundary test reads the
+    accepted occurrences of each term. One pass of the automaton; the boundary test reads the
     per-character cache and runs only on the two characters around a hit."""
     n = len(text)
     out: list[tuple[int, int, Term]] = []
     seen: dict[int, int] = {}
     cache = WORD_CHARS
+    limit = MAX_HITS_PER_PATTERN
     for last, (length, group) in automaton.iter(text):
-        key = id(group)
-        count = seen.get(key, 0)
-        if count >= MAX_HITS_PER_PATTERN:
+        if len(group) == 1 and seen.get(id(group[0]), 0) >= limit:
             continue
         start = last - length + 1
         end = last + 1
@@ -70,12 +103,19 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
                 after = word_char(ch)
         else:
             after = False
-        accepted = False
         for term in group:
             if (before and term.left) or (after and term.right):
                 continue
-            accepted = True
-            out.append((start, end, term))
-        if accepted:
+            key = id(term)
+            count = seen.get(key, 0)
+            if count >= limit:
+                continue
+            if term.words:
+                stop = _stemmed_end(text, start, term)
+                if stop < 0:
+                    continue
+                out.append((start, stop, term))
+            else:
+                out.append((start, end, term))
             seen[key] = count + 1
     return out

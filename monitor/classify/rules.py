@@ -27,12 +27,14 @@ every problem found (file, line, path, message). Config keys read: see ClassifyC
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from monitor.classify.config import ClassifyConfig
 from monitor.classify.normalize import fold_piece, is_unbounded_script, is_word_char
+from monitor.classify.stem import match_prefix, stemmer
 from monitor.errors import ConfigProblem, KeywordError
 from monitor.yamlfile import YamlSyntaxError, fast_load
 
@@ -51,23 +53,45 @@ SETTINGS = {"threshold", "title_weight", "require_context", "description"}
 FIELDS = ("any", "title", "text")
 DEFAULT_THRESHOLD = 3.0
 _CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
-_LANGUAGE = re.compile(r"([a-z]{2,3}|\*)\Z")
+FILE_KEYS = ("language", "categories", "actors", "genre")
+# ISO 639-1 (the two-letter codes): what a keyword file's `language` and language detection use
+ISO_639_1 = frozenset("""
+aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz
+ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik
+io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml
+mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd
+se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi
+vo wa wo xh yi yo za zh zu""".split())
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """' (did you mean "x"?)' for the closest of `choices`, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One compiled rule term (or entity alias, kind "entity")."""
+    """One compiled rule term (or entity alias, kind "entity"; actor, kind "actor"; genre marker,
+    kind "genre"; one side of a NEAR rule, kind "near")."""
 
-    category: str          # "" for entity aliases
+    category: str          # "" for entity aliases, actors and genre markers
     term: str              # as written in the file, e.g. "*ausfall"
     pattern: str           # folded, wildcards stripped: what the automaton looks for
     language: str          # "*" for language-neutral rules
     weight: float
-    kind: str              # strong | trigger | context | negative | veto | entity
+    kind: str              # strong | trigger | context | negative | veto | entity | actor | genre | near
     field: str             # any | title | text
     left: bool             # needs a word boundary before the pattern
     right: bool            # needs a word boundary after the pattern
-    entity: str = ""       # canonical entity name, for kind "entity"
+    entity: str = ""       # canonical entity name (kind "entity"), genre name (kind "genre")
+    words: tuple[tuple[str, str | None], ...] = ()   # stemmed term: (folded word, its stem or None
+                                                      # when matched as written), checked at each hit
+    near: int = -1         # kind "near": index of its rule in RuleSet.near
+    side: int = 0          # kind "near": 0 for the left operand, 1 for the right one; a rule: 1 for PRE/n
+    distance: int = 0      # a NEAR rule (RuleSet.near): at most this many words between the operands
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +113,7 @@ class RuleSet:
     entities: tuple[str, ...]                 # canonical watchlist names
     _settings: dict[tuple[str, str], CategorySettings] = field(repr=False)
     _automata: dict[str | None, Any] = field(repr=False, default_factory=dict)
+    near: tuple[Term, ...] = ()               # NEAR rules, each the Term a pair of operand hits scores as
 
     def settings(self, language: str | None, category: str) -> CategorySettings:
         key = (language if language in self.languages else "*", category)
@@ -144,8 +169,9 @@ def _is_number(value: Any) -> bool:
 
 
 def compile_term(raw: str, category: str, language: str, weight: float, kind: str, fld: str,
-                 entity: str = "") -> Term | str:
-    """Compile one term; returns the Term or a problem message."""
+                 entity: str = "", stem: Callable[[str], str] | None = None) -> Term | str:
+    """Compile one term; returns the Term or a problem message. With `stem` (the language's
+    stemmer) a term without wildcards matches every form of its words that has the same stems."""
     text = raw.strip()
     if not text:
         return "empty term"
@@ -161,11 +187,61 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
         return f'term "{raw}" is too short (one character)'
     left = not left_wild and is_word_char(pattern[0]) and not is_unbounded_script(pattern[0])
     right = not right_wild and is_word_char(pattern[-1]) and not is_unbounded_script(pattern[-1])
+    if stem is not None and not (left_wild or right_wild) and left and right:
+        words: list[tuple[str, str | None]] = []
+        for w in pattern.split(" "):
+            if all(is_word_char(c) and not is_unbounded_script(c) for c in w):
+                st = stem(w)
+                words.append((w, st) if match_prefix(w, st) else (w, None))
+            else:
+                words.append((w, None))
+        if any(st is not None for _, st in words):
+            first, st = words[0]
+            lead = match_prefix(first, st) if st is not None else first
+            return Term(category, raw, lead, language, weight, kind, fld, True, False, entity, tuple(words))
     return Term(category, raw, pattern, language, weight, kind, fld, left, right, entity)
 
 
+_NEAR = re.compile(r"\s*(.+?)\s+(NEAR|PRE)/(\d+)\s+(.+?)\s*\Z")
+
+
+def _operands(side: str) -> list[str]:
+    side = side.strip()
+    if side.startswith("(") and side.endswith(")"):
+        side = side[1:-1]
+    return [a.strip() for a in side.split("|")]
+
+
+def compile_near(raw: str, category: str, language: str, weight: float, kind: str, fld: str,
+                 index: int, stem: Callable[[str], str] | None) -> tuple[Term, list[Term]] | str | None:
+    """`A NEAR/n B` (A, B: a term or `(term|term|...)`): both within n words, in either order, in one
+    sentence; `A PRE/n B`: A comes first. Returns (the rule, its operand terms), a problem message, or None if `raw` has no NEAR."""
+    m = _NEAR.match(raw)
+    if m is None:
+        if "NEAR/" in raw.upper() or "PRE/" in raw.upper():
+            return f'term "{raw}": write a proximity rule as `A NEAR/5 B`, `A PRE/5 B` or `(a|b) NEAR/5 (c|d)`'
+        return None
+    op, distance = m.group(2), int(m.group(3))
+    if not 0 < distance <= 50:
+        return f'term "{raw}": {op}/{distance} must be between {op}/1 and {op}/50'
+    operands: list[Term] = []
+    for side, group in enumerate((m.group(1), m.group(4))):
+        for alt in _operands(group):
+            if not alt or "NEAR/" in alt.upper() or "PRE/" in alt.upper():
+                return f'term "{raw}": each side of {op} is a term or (term|term|...)'
+            compiled = compile_term(alt, category, language, 0.0, "near", fld, stem=stem)
+            if isinstance(compiled, str):
+                return f'term "{raw}": {compiled}'
+            operands.append(replace(compiled, near=index, side=side))
+    # PRE/n: the left operand comes first (side -1 marks the order on the rule)
+    rule = Term(category, raw, raw, language, weight, kind, fld, False, False, distance=distance,
+                side=1 if op == "PRE" else 0)
+    return rule, operands
+
+
 def _parse_term(item: Any, seq: Any, idx: int, group: str, where: str, ctx: dict[str, Any],
-                errors: _Collector) -> Term | None:
+                errors: _Collector) -> list[Term]:
+    """The compiled term (or a NEAR rule's operand terms, the rule itself going to ctx["near"])."""
     kind, weight = GROUPS[group]
     file, line = ctx["file"], _line(seq, index=idx) or ctx["line"]
     path = f"{where}[{idx}]"
@@ -176,7 +252,7 @@ def _parse_term(item: Any, seq: Any, idx: int, group: str, where: str, ctx: dict
         unknown = sorted(set(item) - {"term", "weight", "field"})
         if unknown:
             errors.add(file, line, path, f'unknown key "{unknown[0]}" (expected term, weight, field)')
-            return None
+            return []
         raw = item["term"]
         weight = item.get("weight", weight)
         fld = item.get("field", "any")
@@ -184,43 +260,78 @@ def _parse_term(item: Any, seq: Any, idx: int, group: str, where: str, ctx: dict
         raw, weight = next(iter(item.items()))
     else:
         errors.add(file, line, path, "expected a term, `term: weight` or {term, weight, field}")
-        return None
+        return []
     if not isinstance(raw, str):
         errors.add(file, line, path, f"term must be text, got {raw!r}")
-        return None
+        return []
     if not _is_number(weight):
         errors.add(file, line, path, f'term "{raw}": weight must be a number, got {weight!r}')
-        return None
+        return []
     if kind != "veto" and weight <= 0:
         errors.add(file, line, path, f'term "{raw}": weight must be greater than 0')
-        return None
+        return []
     if fld not in FIELDS:
         errors.add(file, line, path, f'term "{raw}": field must be "any", "title" or "text", got {fld!r}')
-        return None
-    compiled = compile_term(raw, ctx["category"], ctx["language"], float(weight), kind, fld)
+        return []
+    if kind in ("strong", "trigger"):
+        near = compile_near(raw, ctx["category"], ctx["language"], float(weight), kind, fld,
+                            len(ctx["near"]), ctx["stem"])
+        if isinstance(near, str):
+            errors.add(file, line, path, near)
+            return []
+        if near is not None:
+            ctx["near"].append(near[0])
+            return near[1]
+    compiled = compile_term(raw, ctx["category"], ctx["language"], float(weight), kind, fld, stem=ctx["stem"])
     if isinstance(compiled, str):
         errors.add(file, line, path, compiled)
-        return None
-    return compiled
+        return []
+    return [compiled]
 
 
 def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[Term],
-                        settings: list[tuple[str, str, dict[str, Any]]]) -> None:
+                        settings: list[tuple[str, str, dict[str, Any]]], near: list[Term]) -> None:
     if not isinstance(data, dict):
         errors.add(path, _line(data) if data is not None else 1, "",
                    "expected a mapping with keys language and categories")
         return
     for key in data:
-        if key not in ("language", "categories"):
-            errors.add(path, _line(data, key=key), str(key), f'unknown key "{key}" (expected language, categories)')
+        if key not in FILE_KEYS:
+            errors.add(path, _line(data, key=key), str(key),
+                       f'unknown key "{key}"{did_you_mean(str(key), FILE_KEYS)} (expected {", ".join(FILE_KEYS)})')
     language = data.get("language")
     if language is None:
         errors.add(path, _line(data), "language", "missing (an ISO 639-1 code such as en, or *)")
         return
-    if not isinstance(language, str) or not _LANGUAGE.match(language):
+    if not isinstance(language, str) or not (language == "*" or language in ISO_639_1):
+        hint = did_you_mean(str(language).lower(), ISO_639_1) if isinstance(language, str) else ""
         errors.add(path, _line(data, key="language"), "language",
-                   f"{language!r} is not an ISO 639-1 code (such as en) or *")
+                   f"{language!r} is not an ISO 639-1 code (such as en) or *{hint}")
         return
+    stem = stemmer(language) if language != "*" else None
+    for key, kind in (("actors", "actor"), ("genre", "genre")):
+        if key not in data:
+            continue
+        value, kline = data[key], _line(data, key=key)
+        lists = {"": value} if kind == "actor" else value
+        if kind == "actor" and not isinstance(value, list):
+            errors.add(path, kline, key, "expected a list of terms")
+            continue
+        if kind == "genre" and not (isinstance(value, dict) and all(isinstance(v, list) for v in value.values())):
+            errors.add(path, kline, key, "expected a mapping of genre name (review, screen, sport...) to a list of terms")
+            continue
+        for gname, seq in lists.items():
+            where = f"{key}.{gname}" if gname else key
+            for idx, item in enumerate(seq):
+                line = _line(seq, index=idx) or kline
+                if not isinstance(item, str):
+                    errors.add(path, line, f"{where}[{idx}]", f"expected a term, got {item!r}")
+                    continue
+                compiled = compile_term(item, "", language, 1.0, kind, "any", entity=str(gname), stem=stem)
+                if isinstance(compiled, str):
+                    errors.add(path, line, f"{where}[{idx}]", compiled)
+                else:
+                    terms.append(compiled)
     cats = data.get("categories")
     if not isinstance(cats, dict) or not cats:
         errors.add(path, _line(data, key="categories") if "categories" in data else _line(data),
@@ -243,11 +354,10 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
                 if not isinstance(value, list):
                     errors.add(path, kline, kpath, "expected a list of terms")
                     continue
-                ctx = {"file": path, "line": kline, "category": name, "language": language}
+                ctx = {"file": path, "line": kline, "category": name, "language": language, "stem": stem,
+                       "near": near}
                 for idx, item in enumerate(value):
-                    term = _parse_term(item, value, idx, key, kpath, ctx, errors)
-                    if term is not None:
-                        terms.append(term)
+                    terms.extend(_parse_term(item, value, idx, key, kpath, ctx, errors))
             elif key in ("threshold", "title_weight"):
                 low_ok = key == "title_weight"
                 if not _is_number(value) or value < (1 if low_ok else 0) or (value == 0 and not low_ok):
@@ -263,8 +373,8 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
             elif key == "description":
                 continue
             else:
-                errors.add(path, kline, kpath, f'unknown key "{key}" (expected one of: '
-                           + ", ".join([*GROUPS, *sorted(SETTINGS)]) + ")")
+                errors.add(path, kline, kpath, f'unknown key "{key}"{did_you_mean(str(key), [*GROUPS, *SETTINGS])}'
+                           ' (expected one of: ' + ", ".join([*GROUPS, *sorted(SETTINGS)]) + ")")
         settings.append((language, name, cat_settings))
 
 
@@ -318,6 +428,7 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
         entity_files.extend(_expand(cfg.watchlist, base_dir, errors))
 
     terms: list[Term] = []
+    near: list[Term] = []
     settings: list[tuple[str, str, dict[str, Any]]] = []
     wanted = set(cfg.languages) if cfg.languages is not None else None
     for path in keyword_files:
@@ -326,7 +437,7 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
             continue
         file_terms: list[Term] = []
         file_settings: list[tuple[str, str, dict[str, Any]]] = []
-        _parse_keyword_file(path, data, errors, file_terms, file_settings)
+        _parse_keyword_file(path, data, errors, file_terms, file_settings, near)
         lang = data.get("language") if isinstance(data, dict) else None
         if wanted is not None and lang != "*" and lang not in wanted:
             continue  # validated, but not used
@@ -340,7 +451,7 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
             _parse_entities_file(path, data, errors, entity_defs)
     entity_defs.extend((e.name, list(e.aliases)) for e in cfg.entities)
 
-    categories = sorted({t.category for t in terms} | {name for _, name, _ in settings})
+    categories = sorted({t.category for t in terms if t.category} | {name for _, name, _ in settings})
     for name in cfg.categories:
         if name not in categories:
             errors.add("config", None, f"classify.categories.{name}",
@@ -362,6 +473,13 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
     categories = [c for c in categories if c not in disabled]
     terms = [t for t in terms if t.category not in disabled]
     languages = frozenset(t.language for t in terms if t.language != "*" and t.kind != "entity")
+    for lang in sorted(languages):   # entity names inflect too: "Сбербанка" is Сбербанк
+        stem = stemmer(lang)
+        if stem is not None:
+            for t in [t for t in terms if t.kind == "entity"]:
+                inflected = compile_term(t.term, "", lang, 0.0, "entity", "any", entity=t.entity, stem=stem)
+                if isinstance(inflected, Term) and inflected.words:
+                    terms.append(inflected)
     resolved: dict[tuple[str, str], CategorySettings] = {}
     for lang in ["*", *sorted(languages)]:
         for cat in categories:
@@ -388,6 +506,6 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
     all_terms = tuple(terms)
     return RuleSet(
         categories=tuple(categories), files=files, languages=languages, terms=all_terms,
-        entities=tuple(entity_names), _settings=resolved,
+        entities=tuple(entity_names), near=tuple(near), _settings=resolved,
         _automata=build_automata(all_terms, languages),
     )

@@ -1,30 +1,43 @@
-"""Scoring hits into a Classification (pure).
+"""Scoring hits into a story-level decision (pure).
 
-Per category, for the rules of the article's language plus language-neutral rules:
+A category fires when the article *reports the event*, not when its words add up:
 
-* each distinct term counts once, with its weight times the title multiplier when it hit the title
-  (a term scoped to `title` or `text` counts only there);
-* a hit inside a longer hit of the same category is dropped ("anti-fraud" consumes "fraud",
-  "netzausfall" consumes "*ausfall");
-* context terms count only together with triggers (strong/medium/weak): they add at most
-  CONTEXT_CAP (2) and never more than the triggers' sum;
-* negative terms subtract their weight; a veto term blocks the category;
-* the category is flagged when score >= threshold, it is not vetoed, its context requirement holds
-  (`require_context`: a strong term, or a trigger plus a context term) and, with `require_entity`,
-  a watchlist entity was found.
+* **evidence tied to an actor**: a trigger (strong/medium/weak term, or a `A NEAR/n B` rule) counts
+  only when an actor — a watchlist entity or a term of the file's `actors` list (bank, operator,
+  app, network, police...) — stands in the same sentence (the title is one sentence);
+* **where it is told**: a strong or medium trigger tied to an actor in the headline or the lead (the
+  first LEAD_SENTENCES sentences of the text), or at least two strong ones in the body;
+* **enough of it**: each distinct term counts once, with its weight, times the title multiplier in
+  the title; context terms add at most CONTEXT_CAP (and never more than the triggers); negative terms
+  subtract; a veto term blocks the category; score >= threshold;
+* **not another genre**: when the genre markers of one kind (review, screen, sport, markets,
+  celebrity, history...) reach GENRE_GATE — a marker in the headline counts 2, in the text 1 — every
+  category is suppressed unless the headline itself carries a strong trigger tied to an actor;
+* the category's `require_context` and `require_entity` settings hold.
+
+A hit inside a longer hit of the same category is dropped ("anti-fraud" consumes "fraud",
+"netzausfall" consumes "*ausfall"). Every decision carries a one-line reason (Classification.reasons),
+for `newsmon check`, `newsmon backtest` and the alerts.
 """
 
 from __future__ import annotations
+
+import re
+from bisect import bisect_right
 
 from monitor.classify.normalize import WORD_CHARS, Folded, word_char
 from monitor.classify.rules import RuleSet, Term
 from monitor.models import Classification, Match
 
 TRIGGERS = ("strong", "trigger")
-
-
 _PRIORITY = {"veto": 0, "negative": 1, "strong": 2, "trigger": 3, "context": 4}
-CONTEXT_CAP = 2.0   # context terms add at most this much, and never more than the triggers
+CONTEXT_CAP = 2.0     # context terms add at most this much, and never more than the triggers
+LEAD_SENTENCES = 2    # the lead: this many first sentences of the text
+GENRE_GATE = 3.0      # genre markers of one kind needed to gate (headline 2 each, text 1 each)
+POSITION_WEIGHT = 2.0  # triggers worth this much in the headline and lead tell the event (a medium one,
+                       # or a weak one in the headline)
+_SENTENCE_END = re.compile(r"[.!?…]+(?=\s)|[。！？\n]|؟")
+_UNSPACED = frozenset({"zh", "ja", "th"})
 
 
 def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
@@ -52,91 +65,193 @@ def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
     return start, end
 
 
-def score(fields: dict[str, tuple[str, Folded]], hits: list[tuple[str, int, int, Term]],
-          language: str | None, rules: RuleSet) -> Classification:
+def sentence_starts(text: str) -> list[int]:
+    """Offsets where the sentences of a (folded) text start."""
+    return [0, *(m.end() for m in _SENTENCE_END.finditer(text))]
+
+
+def _words_between(text: str, a: int, b: int, unspaced: bool) -> int:
+    gap = text[a:b] if a < b else ""
+    if unspaced:
+        return len(gap.replace(" ", "")) // 2
+    return len(gap.split())
+
+
+Hit = tuple[str, int, int, Term]
+
+
+def _near_hits(near: list[tuple[str, int, int, int, Term]], rules: RuleSet, fields: dict[str, tuple[str, Folded]],
+               unspaced: bool) -> list[tuple[str, int, int, Term, int]]:
+    """Pairs of NEAR operands (one of each side) in one sentence, within the rule's distance."""
+    by_rule: dict[int, list[tuple[str, int, int, int, Term]]] = {}
+    for h in near:
+        by_rule.setdefault(h[4].near, []).append(h)
+    out: list[tuple[str, int, int, Term, int]] = []
+    for idx, hs in by_rule.items():
+        rule = rules.near[idx]
+        left = [h for h in hs if h[4].side == 0]
+        right = [h for h in hs if h[4].side == 1]
+        found = 0
+        for fa, sa, a0, a1, _ in left:
+            for fb, sb, b0, b1, _ in right:
+                if fa != fb or sa != sb or (a0 < b1 and b0 < a1):
+                    continue
+                if rule.side and b0 < a0:
+                    continue  # PRE/n: the left operand first
+                text = fields[fa][1].text
+                gap = _words_between(text, a1, b0, unspaced) if a1 <= b0 else _words_between(text, b1, a0, unspaced)
+                if gap <= rule.distance:
+                    out.append((fa, min(a0, b0), max(a1, b1), rule, sa))
+                    found += 1
+                    break
+            if found >= 3:
+                break
+    return out
+
+
+def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str | None,
+          rules: RuleSet) -> Classification:
     """`fields` maps "title"/"text" to (original, folded); `hits` are (field, start, end, term) in
     folded coordinates."""
+    starts = {fld: sentence_starts(f.text) if fld == "text" else [0] for fld, (_, f) in fields.items()}
+
+    def sentence(fld: str, pos: int) -> int:
+        return bisect_right(starts[fld], pos) - 1
+
+    unspaced = language in _UNSPACED
     entities: list[str] = []
-    # sort key: category, field, start, longest first, kind priority, heaviest first, then hit order
-    keyed: list[tuple[str, str, int, int, int, float, int, Term]] = []
+    actors: dict[tuple[str, int], tuple[int, int]] = {}     # (field, sentence) -> first actor span there
+    genre: dict[str, dict[str, float]] = {}                  # genre -> term -> weight (2 title, 1 text)
+    near: list[tuple[str, int, int, int, Term]] = []
+    keyed: list[tuple[str, str, int, int, int, float, int, Term, int]] = []
     for i, (fld, start, end, t) in enumerate(hits):
         kind = t.kind
-        if kind == "entity":
-            if t.entity not in entities:
+        if kind == "entity" or kind == "actor":
+            if kind == "entity" and t.entity not in entities:
                 entities.append(t.entity)
+            actors.setdefault((fld, sentence(fld, start)), (start, end))
+            continue
+        if kind == "genre":
+            seen = genre.setdefault(t.entity, {})
+            seen[t.term] = max(seen.get(t.term, 0.0), 2.0 if fld == "title" else 1.0)
             continue
         if t.field != "any" and t.field != fld:
             continue
-        if not (t.left and t.right):
+        if kind == "near":
+            near.append((fld, sentence(fld, start), start, end, t))
+            continue
+        if not (t.left and t.right) and not t.words:
             start, end = _whole_word(fields[fld][1].text, start, end, t)
-        keyed.append((t.category, fld, start, -end, _PRIORITY[kind], -t.weight, i, t))
-    # a hit contained in a longer (or equal, higher-priority) hit of the same category and field is
-    # dropped: "anti-fraud" consumes "fraud", "netzausfall" consumes "*ausfall"
+        keyed.append((t.category, fld, start, -end, _PRIORITY[kind], -t.weight, i, t, sentence(fld, start)))
+    for fld, start, end, rule, sent in _near_hits(near, rules, fields, unspaced):
+        keyed.append((rule.category, fld, start, -end, _PRIORITY[rule.kind], -rule.weight, len(hits), rule, sent))
+
+    # a hit contained in a longer (or equal, higher-priority) hit of the same category and field is dropped
     keyed.sort()
-    rule_hits: list[tuple[str, int, int, Term]] = []
+    rule_hits: list[tuple[str, int, int, Term, int]] = []
     last_cat = last_fld = None
     last_end = -1
-    for cat, fld, start, neg_end, _, _, _, t in keyed:
+    for cat, fld, start, neg_end, _, _, _, t, sent in keyed:
         if cat != last_cat or fld != last_fld:
             last_cat, last_fld, last_end = cat, fld, -1
         if -neg_end <= last_end:
             continue
-        rule_hits.append((fld, start, -neg_end, t))
+        rule_hits.append((fld, start, -neg_end, t, sent))
         last_end = -neg_end
 
-    # best contribution per (category, pattern): weight x field multiplier, first best hit kept
-    best: dict[tuple[str, str], tuple[float, tuple[str, int, int, Term]]] = {}
-    title_weight: dict[str, float] = {}
+    gate_terms = {g: sorted(ts) for g, ts in genre.items() if sum(ts.values()) >= GENRE_GATE}
+    title_genre = {g for g, ts in genre.items() if 2.0 in ts.values()}
+
+    # per (category, pattern): the best hit, tied to an actor before one that is not
+    best: dict[tuple[str, str], tuple[bool, float, tuple[str, int, int, Term, int]]] = {}
+    body_strong: dict[str, int] = {}
+    unbound: dict[str, list[str]] = {}
     for h in rule_hits:
-        t = h[3]
-        if h[0] == "title":
-            mult = title_weight.get(t.category)
-            if mult is None:
-                mult = title_weight[t.category] = rules.settings(language, t.category).title_weight
-            value = t.weight * mult
-        else:
-            value = t.weight
+        fld, start, end, t, sent = h
+        bound = (fld, sent) in actors
+        if t.kind in TRIGGERS:
+            if bound and t.kind == "strong" and fld == "text" and sent >= LEAD_SENTENCES:
+                body_strong[t.category] = body_strong.get(t.category, 0) + 1
+            if not bound:
+                unbound.setdefault(t.category, []).append(fields[fld][1].text[start:end])
+        value = t.weight * (rules.settings(language, t.category).title_weight if fld == "title" else 1.0)
         key = (t.category, t.pattern)
         old = best.get(key)
-        if old is None or value > old[0]:
-            best[key] = (value, h)
-
-    per_cat: dict[str, dict[str, float]] = {}
-    vetoed: dict[str, list[str]] = {}
-    chosen: dict[str, list[tuple[float, tuple[str, int, int, Term]]]] = {}
-    for (cat, _), (value, h) in best.items():
-        kind = h[3].kind
-        acc = per_cat.get(cat)
-        if acc is None:
-            acc = per_cat[cat] = {"strong": 0.0, "trigger": 0.0, "context": 0.0, "negative": 0.0}
-            chosen[cat] = []
-        if kind == "veto":
-            vetoed.setdefault(cat, []).append(h[3].term)
-        else:
-            acc[kind] += value
-        chosen[cat].append((value, h))
+        rank = (bound or t.kind not in TRIGGERS, value)
+        if old is None or rank > old[:2]:
+            best[key] = (rank[0], value, h)
 
     scores: dict[str, float] = {}
     flagged: list[str] = []
     matches: list[Match] = []
-    for cat, acc in per_cat.items():
-        if acc["strong"] + acc["trigger"] + acc["negative"] == 0 and cat not in vetoed:
+    reasons: dict[str, str] = {}
+    vetoed: dict[str, list[str]] = {}
+    per_cat: dict[str, list[tuple[bool, float, tuple[str, int, int, Term, int]]]] = {}
+    for (cat, _), entry in best.items():
+        per_cat.setdefault(cat, []).append(entry)
+    for cat, entries in per_cat.items():
+        acc = {"strong": 0.0, "trigger": 0.0, "context": 0.0, "negative": 0.0}
+        lead = 0.0            # triggers tied to an actor in the headline or the lead
+        title_strong = False
+        for bound, value, (fld, _, _, t, sent) in entries:
+            if t.kind == "veto":
+                vetoed.setdefault(cat, []).append(t.term)
+            elif t.kind in TRIGGERS:
+                if bound:
+                    acc[t.kind] += value
+                    if fld == "title" or sent < LEAD_SENTENCES:
+                        lead += value
+                    if t.kind == "strong" and fld == "title":
+                        title_strong = True
+            else:
+                acc[t.kind] += value
+        trig = acc["strong"] + acc["trigger"]
+        if trig == 0 and acc["negative"] == 0 and cat not in vetoed and cat not in unbound:
             continue  # context terms alone say nothing
         settings = rules.settings(language, cat)
-        trig = acc["strong"] + acc["trigger"]
         ctx = min(acc["context"], CONTEXT_CAP, trig)
         total = round(trig + ctx - acc["negative"], 3)
         scores[cat] = total
         context_ok = not settings.require_context or acc["strong"] > 0 or (trig > 0 and acc["context"] > 0)
-        if (total >= settings.threshold and cat not in vetoed and context_ok
-                and (not settings.require_entity or entities)):
+        told = lead >= POSITION_WEIGHT
+        repeated = body_strong.get(cat, 0) >= 2
+        if cat in vetoed:
+            why = f"not flagged: vetoed by {', '.join(vetoed[cat])}"
+        elif trig == 0:
+            loose = ", ".join(dict.fromkeys(unbound.get(cat, [])))
+            why = (f"not flagged: no evidence tied to an organisation or service in the same sentence ({loose})"
+                   if loose else "not flagged: no evidence")
+        elif total < settings.threshold:
+            why = f"not flagged: score {total:g} below threshold {settings.threshold:g}"
+        elif not (told or repeated):
+            why = "not flagged: the headline and lead do not report it, and the body has fewer than 2 strong hits"
+        elif not context_ok:
+            why = "not flagged: weak evidence without a context term"
+        elif gate_terms and not (title_strong and not any(g in title_genre for g in gate_terms)):
+            g = next(iter(gate_terms))
+            why = f"not flagged: {g} article ({', '.join(gate_terms[g])}) and the headline has no strong event"
+        elif settings.require_entity and not entities:
+            why = "not flagged: no watchlist entity (require_entity)"
+        else:
+            where = "headline/lead" if told else "repeated in the body"
+            why = f"flagged: score {total:g} >= {settings.threshold:g}, evidence in the {where}, tied to an actor"
             flagged.append(cat)
-        for value, (fld, start, end, t) in chosen[cat]:
+        reasons[cat] = why
+        for bound, value, (fld, start, end, t, sent) in entries:
+            if t.kind in TRIGGERS and not bound:
+                continue
+            if t.kind == "context" and trig == 0:
+                continue
             original, folded = fields[fld]
             lo, hi = folded.original_span(start, end)
-            weight = -value if t.kind == "negative" else (0.0 if t.kind == "context" and trig == 0 else value)
-            matches.append(Match(cat, t.term, original[lo:hi], fld, lo, round(weight, 3), t.language))
-    matches.sort(key=lambda m: (m.category, m.field != "title", m.offset))
+            actor = ""
+            span = actors.get((fld, sent))
+            if span is not None and t.kind in TRIGGERS:
+                a0, a1 = folded.original_span(*span)
+                actor = original[a0:a1]
+            weight = -value if t.kind == "negative" else value
+            matches.append(Match(cat, t.term, original[lo:hi], fld, lo, round(weight, 3), t.language, actor))
+    matches.sort(key=lambda m: (m.category, m.field != "title", -m.weight if m.weight > 0 else 1, m.offset))
     flagged.sort(key=rules.categories.index)
     return Classification(categories=flagged, scores=scores, matches=matches, entities=entities,
-                          language=language, vetoed=vetoed)
+                          language=language, vetoed=vetoed, reasons=reasons, genre=gate_terms)

@@ -88,7 +88,7 @@ def load_examples(target: Path) -> list[Example]:
             if not isinstance(rec, dict):
                 problems.append(f"{where}: expected an object")
                 continue
-            unknown = sorted(set(rec) - {"id", "language", "title", "text", "path", "labels", "note"})
+            unknown = sorted(set(rec) - {"id", "language", "title", "text", "path", "labels", "note", "kind", "hard_kind", "style"})
             if unknown:
                 problems.append(f'{where}: unknown key "{unknown[0]}"')
                 continue
