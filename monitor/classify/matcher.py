@@ -8,8 +8,9 @@ scans a folded text once and yields (start, end, term) for each hit whose word b
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import ahocorasick
@@ -25,9 +26,16 @@ def _build(terms: Iterable[Term]) -> Any:
         by_pattern[t.pattern].append(t)
     automaton = ahocorasick.Automaton()
     for pattern, group in by_pattern.items():
-        automaton.add_word(pattern, (len(pattern), tuple(group)))
+        plain = tuple(t for t in group if not t.words)
+        stemmed: dict[tuple[str, str], list[Term]] = defaultdict(list)
+        for t in group:
+            if t.words:
+                first, st = t.words[0]
+                stemmed[(t.language, st) if st is not None else ("", first)].append(t)
+        langs = tuple(sorted({lang for lang, _ in stemmed if lang}))
+        automaton.add_word(pattern, (len(pattern), plain, {k: tuple(v) for k, v in stemmed.items()}, langs))
     if not by_pattern:
-        automaton.add_word("\x00\x00", (2, ()))  # an automaton needs one word to be built
+        automaton.add_word("\x00\x00", (2, (), {}, ()))  # an automaton needs one word to be built
     automaton.make_automaton()
     return automaton
 
@@ -39,36 +47,25 @@ def build_automata(terms: tuple[Term, ...], languages: frozenset[str]) -> dict[s
     return automata
 
 
-def _stemmed_end(text: str, start: int, term: Term) -> int:
-    """Where a stemmed term's hit at `start` ends: each word of the text, separated by spaces only,
-    has the stem of the term's word there (or is that word, where the term word is matched as
-    written); -1 when it is not a hit."""
-    stem = stemmer(term.language)
-    if stem is None:
-        return -1
-    cache = WORD_CHARS
+_WORD = re.compile(r"\w+")
+
+
+def _rest_end(text: str, pos: int, words: tuple[tuple[str, str | None], ...], stem: Callable[[str], str]) -> int:
+    """Where the words after a stemmed term's first word end (each preceded by spaces and having the
+    stem of the term's word there, or being that word); -1 when they do not follow."""
     n = len(text)
-    pos = start
-    for k, (word, st) in enumerate(term.words):
-        if k:
-            if pos >= n or text[pos] != " ":
-                return -1
-            while pos < n and text[pos] == " ":
-                pos += 1
-        end = pos
-        while end < n:
-            w = cache.get(text[end])
-            if w is None:
-                w = word_char(text[end])
-            if not w:
-                break
-            end += 1
-        if end == pos:
+    for word, st in words:
+        if pos >= n or text[pos] != " ":
             return -1
-        found = text[pos:end]
+        while pos < n and text[pos] == " ":
+            pos += 1
+        m = _WORD.match(text, pos)
+        if m is None:
+            return -1
+        found = m.group()
         if (st is None and found != word) or (st is not None and stem(found) != st):
             return -1
-        pos = end
+        pos = m.end()
     return pos
 
 
@@ -78,15 +75,14 @@ MAX_HITS_PER_PATTERN = 3   # scoring counts each term once; a few occurrences ar
 def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
     """(start, end, term) hits in the folded `text`, end exclusive; at most MAX_HITS_PER_PATTERN
     accepted occurrences of each term. One pass of the automaton; the boundary test reads the
-    per-character cache and runs only on the two characters around a hit."""
+    per-character cache and runs only on the two characters around a hit. A stemmed term's first
+    word is stemmed once per hit and looks up the terms that start with that stem."""
     n = len(text)
     out: list[tuple[int, int, Term]] = []
     seen: dict[int, int] = {}
     cache = WORD_CHARS
     limit = MAX_HITS_PER_PATTERN
-    for last, (length, group) in automaton.iter(text):
-        if len(group) == 1 and seen.get(id(group[0]), 0) >= limit:
-            continue
+    for last, (length, plain, stemmed, langs) in automaton.iter(text):
         start = last - length + 1
         end = last + 1
         if start > 0:
@@ -96,26 +92,42 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
                 before = word_char(ch)
         else:
             before = False
-        if end < n:
-            ch = text[end]
-            after = cache.get(ch)
-            if after is None:
-                after = word_char(ch)
-        else:
-            after = False
-        for term in group:
-            if (before and term.left) or (after and term.right):
+        for term in plain:
+            if (before and term.left) or (end < n and term.right and word_char(text[end])):
                 continue
             key = id(term)
             count = seen.get(key, 0)
-            if count >= limit:
-                continue
-            if term.words:
-                stop = _stemmed_end(text, start, term)
-                if stop < 0:
-                    continue
-                out.append((start, stop, term))
-            else:
+            if count < limit:
                 out.append((start, end, term))
-            seen[key] = count + 1
+                seen[key] = count + 1
+        if not stemmed or before:
+            continue   # stemmed terms start at a word boundary
+        m = _WORD.match(text, start)
+        if m is None:
+            continue
+        word, wend = m.group(), m.end()
+        candidates: list[tuple[Term, ...]] = []
+        found = stemmed.get(("", word))
+        if found:
+            candidates.append(found)
+        for lang in langs:
+            fn = stemmer(lang)
+            if fn is not None:
+                found = stemmed.get((lang, fn(word)))
+                if found:
+                    candidates.append(found)
+        for bucket in candidates:
+            for term in bucket:
+                key = id(term)
+                count = seen.get(key, 0)
+                if count >= limit:
+                    continue
+                stop = wend
+                if len(term.words) > 1:
+                    fn = stemmer(term.language)
+                    stop = _rest_end(text, wend, term.words[1:], fn) if fn is not None else -1
+                    if stop < 0:
+                        continue
+                out.append((start, stop, term))
+                seen[key] = count + 1
     return out

@@ -49,7 +49,7 @@ GROUPS: dict[str, tuple[str, float]] = {   # group -> (kind, default weight)
     "negative": ("negative", 2.0),
     "veto": ("veto", 0.0),
 }
-SETTINGS = {"threshold", "title_weight", "require_context", "description"}
+SETTINGS = {"threshold", "title_weight", "require_context", "require_actor", "description"}
 FIELDS = ("any", "title", "text")
 DEFAULT_THRESHOLD = 3.0
 _CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -62,6 +62,15 @@ io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo
 mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd
 se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi
 vo wa wo xh yi yo za zh zu""".split())
+
+# the three-letter codes people write instead (ISO 639-2/B and /T), for the "did you mean"
+ISO_639_2 = {
+    "eng": "en", "deu": "de", "ger": "de", "fra": "fr", "fre": "fr", "spa": "es", "por": "pt", "rus": "ru",
+    "ara": "ar", "zho": "zh", "chi": "zh", "vie": "vi", "ind": "id", "ita": "it", "nld": "nl", "dut": "nl",
+    "pol": "pl", "tur": "tr", "jpn": "ja", "kor": "ko", "hin": "hi", "tha": "th", "ukr": "uk", "fas": "fa",
+    "per": "fa", "msa": "ms", "may": "ms", "swe": "sv", "ces": "cs", "cze": "cs", "ell": "el", "gre": "el",
+    "heb": "he", "ron": "ro", "rum": "ro", "hun": "hu", "fil": "tl", "tgl": "tl", "ben": "bn", "urd": "ur",
+}
 
 
 def did_you_mean(word: str, choices: Any) -> str:
@@ -100,6 +109,7 @@ class CategorySettings:
     title_weight: float
     require_context: bool
     require_entity: bool
+    require_actor: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,9 +206,16 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
             else:
                 words.append((w, None))
         if any(st is not None for _, st in words):
-            first, st = words[0]
-            lead = match_prefix(first, st) if st is not None else first
-            return Term(category, raw, lead, language, weight, kind, fld, True, False, entity, tuple(words))
+            # the automaton looks for the words as written up to the first stemmed one's prefix
+            parts: list[str] = []
+            for w, st in words:
+                if st is None:
+                    parts.append(w)
+                else:
+                    parts.append(match_prefix(w, st))
+                    break
+            return Term(category, raw, " ".join(parts), language, weight, kind, fld, True, False, entity,
+                        tuple(words))
     return Term(category, raw, pattern, language, weight, kind, fld, left, right, entity)
 
 
@@ -304,7 +321,9 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
         errors.add(path, _line(data), "language", "missing (an ISO 639-1 code such as en, or *)")
         return
     if not isinstance(language, str) or not (language == "*" or language in ISO_639_1):
-        hint = did_you_mean(str(language).lower(), ISO_639_1) if isinstance(language, str) else ""
+        code = ISO_639_2.get(str(language).lower())
+        hint = (f' (did you mean "{code}"?)' if code else did_you_mean(str(language).lower(), ISO_639_1)
+                if isinstance(language, str) else "")
         errors.add(path, _line(data, key="language"), "language",
                    f"{language!r} is not an ISO 639-1 code (such as en) or *{hint}")
         return
@@ -365,7 +384,7 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
                     errors.add(path, kline, kpath, f"must be {need}, got {value!r}")
                 else:
                     cat_settings[key] = float(value)
-            elif key == "require_context":
+            elif key in ("require_context", "require_actor"):
                 if not isinstance(value, bool):
                     errors.add(path, kline, kpath, f"must be true or false, got {value!r}")
                 else:
@@ -480,11 +499,12 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
                 inflected = compile_term(t.term, "", lang, 0.0, "entity", "any", entity=t.entity, stem=stem)
                 if isinstance(inflected, Term) and inflected.words:
                     terms.append(inflected)
+    actor_langs = {t.language for t in terms if t.kind == "actor"}
     resolved: dict[tuple[str, str], CategorySettings] = {}
     for lang in ["*", *sorted(languages)]:
         for cat in categories:
             merged: dict[str, Any] = {"threshold": DEFAULT_THRESHOLD, "title_weight": cfg.title_weight,
-                                      "require_context": False}
+                                      "require_context": False, "require_actor": True}
             for slang, sname, values in settings:
                 if sname == cat and slang == "*":
                     merged.update(values)
@@ -501,6 +521,8 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
                 threshold=merged["threshold"], title_weight=merged["title_weight"],
                 require_context=merged["require_context"],
                 require_entity=bool(over and over.require_entity),
+                # evidence must be tied to an actor where the language's rules name actors
+                require_actor=merged["require_actor"] and (lang in actor_langs or "*" in actor_langs),
             )
     files = tuple(dict.fromkeys([*keyword_files, *entity_files]))
     all_terms = tuple(terms)

@@ -2,17 +2,21 @@
 
 A category fires when the article *reports the event*, not when its words add up:
 
-* **evidence tied to an actor**: a trigger (strong/medium/weak term, or a `A NEAR/n B` rule) counts
-  only when an actor — a watchlist entity or a term of the file's `actors` list (bank, operator,
-  app, network, police...) — stands in the same sentence (the title is one sentence);
-* **where it is told**: a strong or medium trigger tied to an actor in the headline or the lead (the
-  first LEAD_SENTENCES sentences of the text), or at least two strong ones in the body;
+* **evidence tied to an actor**: a trigger (strong/medium/weak term, or a `A NEAR/n B` / `A PRE/n B`
+  rule) counts only when an actor — a watchlist entity or a term of the file's `actors` list (bank,
+  operator, app, network, police...) — stands in the same sentence (the title is one sentence);
+  where a language's rules name no actors (a user's own file), or a category says
+  `require_actor: false`, every trigger counts;
+* **where it is told**: triggers tied to an actor worth POSITION_WEIGHT (2: a medium one, or a weak
+  one in the headline) in the headline and the lead (the first LEAD_SENTENCES sentences of the text),
+  or at least two strong ones in the body;
 * **enough of it**: each distinct term counts once, with its weight, times the title multiplier in
   the title; context terms add at most CONTEXT_CAP (and never more than the triggers); negative terms
   subtract; a veto term blocks the category; score >= threshold;
 * **not another genre**: when the genre markers of one kind (review, screen, sport, markets,
   celebrity, history...) reach GENRE_GATE — a marker in the headline counts 2, in the text 1 — every
-  category is suppressed unless the headline itself carries a strong trigger tied to an actor;
+  category is suppressed unless the headline itself carries a strong trigger tied to an actor and no
+  marker of that genre;
 * the category's `require_context` and `require_entity` settings hold.
 
 A hit inside a longer hit of the same category is dropped ("anti-fraud" consumes "fraud",
@@ -168,7 +172,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     unbound: dict[str, list[str]] = {}
     for h in rule_hits:
         fld, start, end, t, sent = h
-        bound = (fld, sent) in actors
+        bound = (fld, sent) in actors or not rules.settings(language, t.category).require_actor
         if t.kind in TRIGGERS:
             if bound and t.kind == "strong" and fld == "text" and sent >= LEAD_SENTENCES:
                 body_strong[t.category] = body_strong.get(t.category, 0) + 1
@@ -206,14 +210,14 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
             else:
                 acc[t.kind] += value
         trig = acc["strong"] + acc["trigger"]
-        if trig == 0 and acc["negative"] == 0 and cat not in vetoed and cat not in unbound:
-            continue  # context terms alone say nothing
+        if trig == 0 and cat not in unbound:
+            continue  # context, negative and veto terms alone say nothing
         settings = rules.settings(language, cat)
         ctx = min(acc["context"], CONTEXT_CAP, trig)
         total = round(trig + ctx - acc["negative"], 3)
         scores[cat] = total
         context_ok = not settings.require_context or acc["strong"] > 0 or (trig > 0 and acc["context"] > 0)
-        told = lead >= POSITION_WEIGHT
+        told = lead >= min(POSITION_WEIGHT, settings.threshold)
         repeated = body_strong.get(cat, 0) >= 2
         if cat in vetoed:
             why = f"not flagged: vetoed by {', '.join(vetoed[cat])}"
@@ -229,7 +233,9 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
             why = "not flagged: weak evidence without a context term"
         elif gate_terms and not (title_strong and not any(g in title_genre for g in gate_terms)):
             g = next(iter(gate_terms))
-            why = f"not flagged: {g} article ({', '.join(gate_terms[g])}) and the headline has no strong event"
+            tail = (f"the headline itself has {g} markers" if title_strong
+                    else "the headline reports no strong event tied to an actor")
+            why = f"not flagged: {g} article ({', '.join(gate_terms[g])}); {tail}"
         elif settings.require_entity and not entities:
             why = "not flagged: no watchlist entity (require_entity)"
         else:

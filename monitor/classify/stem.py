@@ -11,6 +11,7 @@ without stemming. Stems are cached per language (bounded), since news text repea
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable
 
 STEM_LANGUAGES = {
@@ -54,10 +55,11 @@ def stemmer(language: str | None) -> Callable[[str], str] | None:
 
 def match_prefix(word: str, stem: str) -> str:
     """What the automaton looks for to find the forms of `word`: the characters it shares with its
-    stem ("happy"/"happi" -> "happ"); "" when that is too short to stem safely."""
+    stem ("happy"/"happi" -> "happ"), compared without diacritics since some stemmers drop them
+    ("störung"/"storung" -> "störung"); "" when that is too short to stem safely."""
     n = 0
     for a, b in zip(word, stem):
-        if a != b:
+        if a != b and unicodedata.normalize("NFD", a)[0] != b:
             break
         n += 1
     return word[:n] if n >= MIN_PREFIX else ""

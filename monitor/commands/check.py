@@ -106,9 +106,10 @@ def to_json(a: Analysed) -> dict[str, Any]:
         "input": a.input, "language": a.language, "title": a.title, "text": a.text,
         "published": a.published.isoformat() if a.published else None,
         "categories": r.categories, "entities": r.entities, "scores": r.scores,
-        "vetoed": r.vetoed,
+        "vetoed": r.vetoed, "reasons": r.reasons, "genre": r.genre,
         "matches": [{"category": m.category, "term": m.term, "text": m.text, "field": m.field,
-                     "offset": m.offset, "weight": m.weight, "language": m.language} for m in r.matches],
+                     "offset": m.offset, "weight": m.weight, "language": m.language, "actor": m.actor}
+                    for m in r.matches],
     }
 
 
@@ -120,17 +121,21 @@ def render_text(a: Analysed, rules: RuleSet, out: TextIO, bold: bool) -> None:
     out.write(f"language:   {a.language or '?'}    published: {a.published.isoformat() if a.published else '-'}\n")
     out.write(f"categories: {b}{', '.join(r.categories) or '(none)'}{e}\n")
     out.write(f"entities:   {', '.join(r.entities) or '(none)'}\n")
+    for name, terms in r.genre.items():
+        out.write(f"genre gate: {name} ({', '.join(terms)})\n")
     for cat in sorted(r.scores):
         s = rules.settings(a.language, cat)
         flag = "FLAGGED" if cat in r.categories else "not flagged"
-        veto = f", vetoed by {', '.join(r.vetoed[cat])}" if cat in r.vetoed else ""
-        out.write(f"  {cat}: score {r.scores[cat]:g} / threshold {s.threshold:g} ({flag}{veto})\n")
+        out.write(f"  {cat}: score {r.scores[cat]:g} / threshold {s.threshold:g} ({flag})\n")
+        if cat in r.reasons:
+            out.write(f"    why: {r.reasons[cat]}\n")
         for m in (m for m in r.matches if m.category == cat):
             source = a.title if m.field == "title" else a.text
             end = m.offset + len(m.text)
             pre, post = source[max(0, m.offset - 60):m.offset], source[end:end + 60]
             ctx = " ".join(f"{pre}{b}{m.text}{e}{post}".split())
-            out.write(f"    {m.weight:+g}  {m.term!r} [{m.field}@{m.offset}] …{ctx}…\n")
+            actor = f" actor {m.actor!r}" if m.actor else ""
+            out.write(f"    {m.weight:+g}  {m.term!r} [{m.field}@{m.offset}]{actor} …{ctx}…\n")
     out.write("\n")
 
 
