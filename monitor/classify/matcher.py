@@ -32,7 +32,7 @@ def _build(terms: Iterable[Term]) -> Any:
             if t.words:
                 first, st = t.words[0]
                 stemmed[(t.language, st) if st is not None else ("", first)].append(t)
-        langs = tuple(sorted({lang for lang, _ in stemmed if lang}))
+        langs = tuple((lang, stemmer(lang)) for lang in sorted({lang for lang, _ in stemmed if lang}))
         automaton.add_word(pattern, (len(pattern), plain, {k: tuple(v) for k, v in stemmed.items()}, langs))
     if not by_pattern:
         automaton.add_word("\x00\x00", (2, (), {}, ()))  # an automaton needs one word to be built
@@ -110,8 +110,7 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
         found = stemmed.get(("", word))
         if found:
             candidates.append(found)
-        for lang in langs:
-            fn = stemmer(lang)
+        for lang, fn in langs:
             if fn is not None:
                 found = stemmed.get((lang, fn(word)))
                 if found:

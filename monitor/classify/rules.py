@@ -199,8 +199,11 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
     right = not right_wild and is_word_char(pattern[-1]) and not is_unbounded_script(pattern[-1])
     if stem is not None and not (left_wild or right_wild) and left and right:
         words: list[tuple[str, str | None]] = []
-        for w in pattern.split(" "):
-            if all(is_word_char(c) and not is_unbounded_script(c) for c in w):
+        split = pattern.split(" ")
+        for w in split:
+            # in a phrase, short words ("the", "de", "не") are matched as written: they hardly
+            # inflect, and a 3-letter automaton pattern would be found in every sentence
+            if (len(split) == 1 or len(w) > 3) and all(is_word_char(c) and not is_unbounded_script(c) for c in w):
                 st = stem(w)
                 words.append((w, st) if match_prefix(w, st) else (w, None))
             else:
@@ -495,7 +498,7 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
     for lang in sorted(languages):   # entity names inflect too: "Сбербанка" is Сбербанк
         stem = stemmer(lang)
         if stem is not None:
-            for t in [t for t in terms if t.kind == "entity"]:
+            for t in [t for t in terms if t.kind == "entity" and t.language == "*" and len(t.pattern) >= 5]:
                 inflected = compile_term(t.term, "", lang, 0.0, "entity", "any", entity=t.entity, stem=stem)
                 if isinstance(inflected, Term) and inflected.words:
                     terms.append(inflected)

@@ -71,7 +71,9 @@ def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
 
 def sentence_starts(text: str) -> list[int]:
     """Offsets where the sentences of a (folded) text start."""
-    return [0, *(m.end() for m in _SENTENCE_END.finditer(text))]
+    starts = [m.end() for m in _SENTENCE_END.finditer(text)]
+    starts.insert(0, 0)
+    return starts
 
 
 def _words_between(text: str, a: int, b: int, unspaced: bool) -> int:
