@@ -153,7 +153,8 @@ def test_a_club_denying_transfer_rumors_is_sport(rules: RuleSet) -> None:
     ("fr", "panne", "banque", "Les pannes de la banque se multiplient"),
     ("id", "gangguan", "bank", "Gangguannya membuat nasabah bank kesal"),
     ("en", "outage", "bank", "Outages at the bank continued"),
-], ids=["ru", "pt", "de", "es", "fr", "id", "en"])
+    ("es", "interrupción", "banco", "Nuevas interrupciones en el banco"),   # the accent moves
+], ids=["ru", "pt", "de", "es", "fr", "id", "en", "es-accent"])
 def test_inflected_forms_match_by_stem(tmp_path: Path, language: str, term: str, actor: str, text: str) -> None:
     (tmp_path / "k.yaml").write_text(
         f"language: {language}\nactors: [{actor}]\ncategories:\n  outage:\n    threshold: 3\n"

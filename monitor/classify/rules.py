@@ -34,7 +34,7 @@ from typing import Any
 
 from monitor.classify.config import ClassifyConfig
 from monitor.classify.normalize import fold_piece, is_unbounded_script, is_word_char
-from monitor.classify.stem import match_prefix, stemmer
+from monitor.classify.stem import lookup_prefix, match_prefix, stemmer
 from monitor.errors import ConfigProblem, KeywordError
 from monitor.yamlfile import YamlSyntaxError, fast_load
 
@@ -215,7 +215,7 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
                 if st is None:
                     parts.append(w)
                 else:
-                    parts.append(match_prefix(w, st))
+                    parts.append(lookup_prefix(match_prefix(w, st)))
                     break
             return Term(category, raw, " ".join(parts), language, weight, kind, fld, True, False, entity,
                         tuple(words))

@@ -149,8 +149,8 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         if not (t.left and t.right) and not t.words:
             start, end = _whole_word(fields[fld][1].text, start, end, t)
         keyed.append((t.category, fld, start, -end, _PRIORITY[kind], -t.weight, i, t, sentence(fld, start)))
-    for fld, start, end, rule, sent in _near_hits(near, rules, fields, unspaced):
-        keyed.append((rule.category, fld, start, -end, _PRIORITY[rule.kind], -rule.weight, len(hits), rule, sent))
+    for k, (fld, start, end, rule, sent) in enumerate(_near_hits(near, rules, fields, unspaced)):
+        keyed.append((rule.category, fld, start, -end, _PRIORITY[rule.kind], -rule.weight, len(hits) + k, rule, sent))
 
     # a hit contained in a longer (or equal, higher-priority) hit of the same category and field is dropped
     keyed.sort()

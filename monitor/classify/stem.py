@@ -63,3 +63,12 @@ def match_prefix(word: str, stem: str) -> str:
             break
         n += 1
     return word[:n] if n >= MIN_PREFIX else ""
+
+
+def lookup_prefix(prefix: str) -> str:
+    """The part of a stem prefix the automaton looks for: up to its first letter with a diacritic,
+    when enough is left, since inflection can move an accent ("versión", "versiones")."""
+    for i, ch in enumerate(prefix):
+        if len(unicodedata.normalize("NFD", ch)) > 1:
+            return prefix[:i] if i >= MIN_PREFIX else prefix
+    return prefix
