@@ -58,7 +58,7 @@ def match_prefix(word: str, stem: str) -> str:
     stem ("happy"/"happi" -> "happ"), compared without diacritics since some stemmers drop them
     ("störung"/"storung" -> "störung"); "" when that is too short to stem safely."""
     n = 0
-    for a, b in zip(word, stem):
+    for a, b in zip(word, stem, strict=False):
         if a != b and unicodedata.normalize("NFD", a)[0] != b:
             break
         n += 1

@@ -329,3 +329,25 @@ def _open_hint(message: str) -> str:
 
 def open_store(path: str | Path) -> SqliteStore:
     return SqliteStore(path)
+
+
+def open_readonly(path: str | Path, require: str | None = None) -> sqlite3.Connection:
+    """A read-only connection that writes nothing: not the database, not its schema, and no -wal or
+    -shm file when none exists (a store closed cleanly is read as immutable; while a daemon has it
+    open, the read goes through its WAL like any other reader's). `require`: a table the store must
+    have. Raises StoreError (a missing file is never created)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"store {path}: no such file (nothing stored yet? check store.path)")
+    wal = path.with_name(path.name + "-wal")
+    uri = path.resolve().as_uri() + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT)
+        conn.row_factory = sqlite3.Row
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise StoreError(f"store {path}: cannot read: {exc}{_open_hint(str(exc))}") from None
+    if require is not None and require not in tables:
+        conn.close()
+        raise StoreError(f"store {path}: not a newsmon store (no {require} table): check store.path")
+    return conn
