@@ -55,7 +55,7 @@ def test_check_text_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     captured = capsys.readouterr()
     assert captured.err == f"newsmon check: {missing}: no such file\n"
     assert "categories: outage" in captured.out
-    assert "[title@0] actor 'Telekom'" in captured.out and "why: flagged" in captured.out
+    assert "[title] actor 'Telekom'" in captured.out and "why: flagged" in captured.out
     assert "\x1b[1m" not in captured.out   # not a tty
 
 

@@ -108,7 +108,8 @@ def to_json(a: Analysed) -> dict[str, Any]:
         "categories": r.categories, "entities": r.entities, "scores": r.scores,
         "vetoed": r.vetoed, "reasons": r.reasons, "genre": r.genre,
         "matches": [{"category": m.category, "term": m.term, "text": m.text, "field": m.field,
-                     "offset": m.offset, "weight": m.weight, "language": m.language, "actor": m.actor}
+                     "offset": m.offset, "weight": m.weight, "language": m.language, "actor": m.actor,
+                     "sentence": m.sentence}
                     for m in r.matches],
     }
 
@@ -135,7 +136,8 @@ def render_text(a: Analysed, rules: RuleSet, out: TextIO, bold: bool) -> None:
             pre, post = source[max(0, m.offset - 60):m.offset], source[end:end + 60]
             ctx = " ".join(f"{pre}{b}{m.text}{e}{post}".split())
             actor = f" actor {m.actor!r}" if m.actor else ""
-            out.write(f"    {m.weight:+g}  {m.term!r} [{m.field}@{m.offset}]{actor} …{ctx}…\n")
+            where = "title" if m.field == "title" else f"text@{m.offset}, sentence {m.sentence + 1}"
+            out.write(f"    {m.weight:+g}  {m.term!r} [{where}]{actor} …{ctx}…\n")
     out.write("\n")
 
 
