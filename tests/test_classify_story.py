@@ -70,6 +70,14 @@ def test_a_file_without_actors_binds_everything(tmp_path: Path) -> None:
     assert classify("Earthquake in the north", "", "en", r).categories == ["quake"]
 
 
+def test_a_users_own_category_needs_no_actor_next_to_the_shipped_rules(tmp_path: Path) -> None:
+    (tmp_path / "q.yaml").write_text(
+        'language: "*"\ncategories:\n  recall:\n    threshold: 3\n    strong: [product recall]\n', encoding="utf-8")
+    r = load_ruleset(ClassifyConfig(keywords=["q.yaml"]), tmp_path)
+    assert "recall" in classify("Big product recall announced", "", "en", r).categories
+    assert r.settings("en", "outage").require_actor and not r.settings("en", "recall").require_actor
+
+
 def test_require_actor_false_opts_a_category_out(tmp_path: Path) -> None:
     (tmp_path / "q.yaml").write_text(
         "language: en\nactors: [bank]\ncategories:\n  quake:\n    threshold: 3\n    require_actor: false\n"

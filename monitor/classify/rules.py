@@ -403,7 +403,7 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
             else:
                 errors.add(path, kline, kpath, f'unknown key "{key}"{did_you_mean(str(key), [*GROUPS, *SETTINGS])}'
                            ' (expected one of: ' + ", ".join([*GROUPS, *sorted(SETTINGS)]) + ")")
-        settings.append((language, name, cat_settings))
+        settings.append((language, name, {**cat_settings, "_file_actors": bool(data.get("actors"))}))
 
 
 def _parse_entities_file(path: Path, data: Any, errors: _Collector, out: list[tuple[str, list[str]]]) -> None:
@@ -509,6 +509,7 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
                 if isinstance(inflected, Term) and inflected.words:
                     terms.append(inflected)
     actor_langs = {t.language for t in terms if t.kind == "actor"}
+    actor_cats = {name for _, name, values in settings if values.get("_file_actors")}
     resolved: dict[tuple[str, str], CategorySettings] = {}
     for lang in ["*", *sorted(languages)]:
         for cat in categories:
@@ -531,7 +532,10 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
                 require_context=merged["require_context"],
                 require_entity=bool(over and over.require_entity),
                 # evidence must be tied to an actor where the language's rules name actors
-                require_actor=merged["require_actor"] and (lang in actor_langs or "*" in actor_langs),
+                # evidence must be tied to an actor when a file defining the category names actors
+                # (a user's own category in a file without `actors:` matches as written)
+                require_actor=merged["require_actor"] and cat in actor_cats
+                and (lang in actor_langs or "*" in actor_langs),
             )
     files = tuple(dict.fromkeys([*keyword_files, *entity_files]))
     all_terms = tuple(terms)
