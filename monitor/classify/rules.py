@@ -48,6 +48,7 @@ GROUPS: dict[str, tuple[str, float]] = {   # group -> (kind, default weight)
     "context": ("context", 1.0),
     "negative": ("negative", 2.0),
     "veto": ("veto", 0.0),
+    "actors": ("actor", 0.0),   # actors for this category only (e.g. fraud: SMS, link, caller)
 }
 SETTINGS = {"threshold", "title_weight", "require_context", "require_actor", "description"}
 FIELDS = ("any", "title", "text")
@@ -293,7 +294,7 @@ def _parse_term(item: Any, seq: Any, idx: int, group: str, where: str, ctx: dict
     if not _is_number(weight):
         errors.add(file, line, path, f'term "{raw}": weight must be a number, got {weight!r}')
         return []
-    if kind != "veto" and weight <= 0:
+    if kind not in ("veto", "actor") and weight <= 0:
         errors.add(file, line, path, f'term "{raw}": weight must be greater than 0')
         return []
     if fld not in FIELDS:
@@ -403,7 +404,8 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
             else:
                 errors.add(path, kline, kpath, f'unknown key "{key}"{did_you_mean(str(key), [*GROUPS, *SETTINGS])}'
                            ' (expected one of: ' + ", ".join([*GROUPS, *sorted(SETTINGS)]) + ")")
-        settings.append((language, name, {**cat_settings, "_file_actors": bool(data.get("actors"))}))
+        settings.append((language, name, {**cat_settings,
+                                          "_file_actors": bool(data.get("actors")) or "actors" in body}))
 
 
 def _parse_entities_file(path: Path, data: Any, errors: _Collector, out: list[tuple[str, list[str]]]) -> None:

@@ -127,6 +127,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     unspaced = language in _UNSPACED
     entities: list[str] = []
     actors: dict[tuple[str, int], tuple[int, int]] = {}     # (field, sentence) -> first actor span there
+    cat_actors: dict[tuple[str, str, int], tuple[int, int]] = {}   # (category, field, sentence) -> span
     genre: dict[str, dict[str, float]] = {}                  # genre -> term -> weight (2 title, 1 text)
     near: list[tuple[str, int, int, int, Term]] = []
     keyed: list[tuple[str, str, int, int, int, float, int, Term, int]] = []
@@ -135,7 +136,10 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         if kind == "entity" or kind == "actor":
             if kind == "entity" and t.entity not in entities:
                 entities.append(t.entity)
-            actors.setdefault((fld, sentence(fld, start)), (start, end))
+            if t.category:   # an actor of one category only
+                cat_actors.setdefault((t.category, fld, sentence(fld, start)), (start, end))
+            else:
+                actors.setdefault((fld, sentence(fld, start)), (start, end))
             continue
         if kind == "genre":
             seen = genre.setdefault(t.entity, {})
@@ -174,7 +178,8 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     unbound: dict[str, list[str]] = {}
     for h in rule_hits:
         fld, start, end, t, sent = h
-        bound = (fld, sent) in actors or not rules.settings(language, t.category).require_actor
+        bound = ((fld, sent) in actors or (t.category, fld, sent) in cat_actors
+                 or not rules.settings(language, t.category).require_actor)
         if t.kind in TRIGGERS:
             if bound and t.kind == "strong" and fld == "text" and sent >= LEAD_SENTENCES:
                 body_strong[t.category] = body_strong.get(t.category, 0) + 1
@@ -253,7 +258,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
             original, folded = fields[fld]
             lo, hi = folded.original_span(start, end)
             actor = ""
-            span = actors.get((fld, sent))
+            span = actors.get((fld, sent)) or cat_actors.get((cat, fld, sent))
             if span is not None and t.kind in TRIGGERS:
                 a0, a1 = folded.original_span(*span)
                 actor = original[a0:a1]
