@@ -128,6 +128,19 @@ def test_proximity_match_spans_both_operands(rules: RuleSet) -> None:
     assert m.text == "denied the rumors" and text[m.offset:m.offset + len(m.text)] == m.text
 
 
+def test_proximity_negatives_and_vetoes(tmp_path: Path) -> None:
+    (tmp_path / "k.yaml").write_text(
+        'language: en\nactors: [bank]\ncategories:\n  fraud:\n    threshold: 3\n    strong: [fake message]\n'
+        '    negative: [{term: "(deny|says) NEAR/6 (fake|false)", weight: 6}]\n'
+        '    veto: ["(drill|exercise) NEAR/3 phishing"]\n    medium: [phishing]\n', encoding="utf-8")
+    r = load_ruleset(ClassifyConfig(defaults=False, keywords=["k.yaml"]), tmp_path)
+    assert classify("Bank warns of fake message", "", "en", r).categories == ["fraud"]
+    denied = classify("Bank says the fake message about it is false", "", "en", r)
+    assert denied.categories == [] and denied.scores["fraud"] < 3
+    drill = classify("Bank phishing drill: phishing test for staff", "", "en", r)
+    assert drill.categories == [] and drill.vetoed["fraud"] == ["(drill|exercise) NEAR/3 phishing"]
+
+
 @pytest.mark.parametrize("term,message", [
     ("a NEAR/0 b", "NEAR/0 must be between NEAR/1 and NEAR/50"),
     ("a NEAR/x b", "write a proximity rule as"),

@@ -300,7 +300,7 @@ def _parse_term(item: Any, seq: Any, idx: int, group: str, where: str, ctx: dict
     if fld not in FIELDS:
         errors.add(file, line, path, f'term "{raw}": field must be "any", "title" or "text", got {fld!r}')
         return []
-    if kind in ("strong", "trigger"):
+    if kind in ("strong", "trigger", "negative", "veto"):
         near = compile_near(raw, ctx["category"], ctx["language"], float(weight), kind, fld,
                             len(ctx["near"]), ctx["stem"])
         if isinstance(near, str):
