@@ -85,6 +85,40 @@ def _words_between(text: str, a: int, b: int, unspaced: bool) -> int:
 
 Hit = tuple[str, int, int, Term]
 
+# A brand or organisation the watchlist does not know, by its shape: an acronym (МТС, HSBC, BBVA) or
+# a name with a capital inside (WhatsApp, PayPal, iPhone, ВКонтакте). Only scripts with case.
+_NAME = None
+_DATELINE = None   # "WASHINGTON (AP) —", "BERLIN, 3. Dezember": a wire dateline names no actor
+_AGENCIES = frozenset({"AP", "AFP", "DPA", "ANSA", "EFE", "TASS", "RIA", "UPI", "PTI", "IANS", "KNA", "APA",
+                       "SDA", "BNA", "WAM", "SPA", "QNA", "KUNA", "MENA", "VNA", "ANTARA", "ТАСС", "РИА", "CNA"})
+
+
+def _name_in_sentence(field: tuple[str, Folded], starts: list[int], sent: int, fld: str,
+                      actors: dict[tuple[str, int], tuple[int, int]]) -> bool:
+    """Whether sentence `sent` of the field names an organisation by its shape; remembered in
+    `actors` (as a folded span) so that the match can show it."""
+    global _NAME, _DATELINE
+    if _NAME is None:
+        import regex
+
+        _DATELINE = regex.compile(r"\W*\p{Lu}{2,}[\p{Lu}\s.,'/-]*(?:\(|,|:|—|–|-|\Z)")
+
+        _NAME = regex.compile(r"(?<!\w)(?:\p{Lu}{2,}\d*|\p{Ll}+\p{Lu}\w*|\p{Lu}\p{Ll}+\p{Lu}\w*|\p{Lu}{2,}\p{Ll}\w*)(?!\w)")
+    original, folded = field
+    f0 = starts[sent]
+    f1 = starts[sent + 1] if sent + 1 < len(starts) else len(folded.text)
+    lo, hi = folded.original_span(f0, f1)
+    piece = original[lo:hi]
+    letters = sum(ch.isalpha() for ch in piece)
+    if not letters or sum(ch.isupper() for ch in piece) * 2 > letters:
+        return False   # an all-capitals line says nothing about names
+    m = next((m for m in _NAME.finditer(piece) if m.group() not in _AGENCIES
+              and not (fld == "text" and sent == 0 and _DATELINE.match(piece[:m.end() + 1]))), None)
+    if m is None:
+        return False
+    actors[(fld, sent)] = (f0, f1) if folded.offsets is not None else (lo + m.start(), lo + m.end())
+    return True
+
 
 def _near_hits(near: list[tuple[str, int, int, int, Term]], rules: RuleSet, fields: dict[str, tuple[str, Folded]],
                unspaced: bool) -> list[tuple[str, int, int, Term, int]]:
@@ -180,6 +214,8 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         fld, start, end, t, sent = h
         bound = ((fld, sent) in actors or (t.category, fld, sent) in cat_actors
                  or not rules.settings(language, t.category).require_actor)
+        if not bound and t.kind in TRIGGERS and _name_in_sentence(fields[fld], starts[fld], sent, fld, actors):
+            bound = True
         if t.kind in TRIGGERS:
             if bound and t.kind == "strong" and fld == "text" and sent >= LEAD_SENTENCES:
                 body_strong[t.category] = body_strong.get(t.category, 0) + 1
