@@ -240,8 +240,8 @@ def keyword_in_text(draw: st.DrawFn) -> tuple[Term, str, int, int]:
         before, after = draw(sentence), draw(sentence)
         if before:
             before += draw(st.sampled_from(seps + ([] if term.left else [""])))
-        if after:
-            after = draw(st.sampled_from(seps + ([] if term.right else [""]))) + after
+        if after:   # a stemmed term ends where its word ends, as a bounded one does
+            after = draw(st.sampled_from(seps + ([] if term.right or term.words else [""]))) + after
     return term, before + written + after, len(before), len(before) + len(written)
 
 
