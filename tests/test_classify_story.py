@@ -59,11 +59,12 @@ def test_evidence_counts_only_with_an_actor_in_the_same_sentence(rules: RuleSet)
 
 def test_a_category_can_have_actors_of_its_own(tmp_path: Path) -> None:
     (tmp_path / "k.yaml").write_text(
-        "language: en\nactors: [bank]\ncategories:\n  fraud:\n    threshold: 3\n    actors: [sms]\n"
+        "language: en\nactors: [bank]\ncategories:\n  fraud:\n    threshold: 3\n    actors: [text message]\n"
         "    strong: [fake parcel]\n  outage:\n    threshold: 3\n    strong: [down]\n", encoding="utf-8")
     r = load_ruleset(ClassifyConfig(defaults=False, keywords=["k.yaml"]), tmp_path)
-    assert classify("Beware of fake parcel SMS", "", "en", r).categories == ["fraud"]
-    assert classify("SMS down", "", "en", r).categories == []   # an actor of fraud only
+    assert classify("Beware of fake parcel text messages", "", "en", r).categories == ["fraud"]
+    assert classify("Text messages down", "", "en", r).categories == []   # an actor of fraud only
+    assert classify("SMS down", "", "en", r).categories == ["outage"]   # an acronym names a service
 
 
 def test_matches_name_the_actor(rules: RuleSet) -> None:
