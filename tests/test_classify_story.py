@@ -239,3 +239,16 @@ def test_unknown_file_key_suggests(tmp_path: Path) -> None:
     with pytest.raises(KeywordError) as info:
         load_ruleset(ClassifyConfig(defaults=False, keywords=["k.yaml"]), tmp_path)
     assert 'did you mean "actors"' in str(info.value.problems[0])
+
+
+def test_names_by_their_shape_are_actors_and_datelines_are_not(tmp_path: Path) -> None:
+    (tmp_path / "k.yaml").write_text(
+        "language: en\nactors: [bank]\ncategories:\n  outage:\n    threshold: 3\n    strong: [outage]\n",
+        encoding="utf-8")
+    r = load_ruleset(ClassifyConfig(defaults=False, keywords=["k.yaml"]), tmp_path)
+    for title in ("Outage at HSBC", "WhatsApp outage", "Outage hits ВКонтакте"):
+        result = classify(title, "", "en", r)
+        assert result.categories == ["outage"], title
+        assert [m.actor for m in result.matches][0] in title
+    assert classify("Quiet day", "LONDON (Reuters) - An outage was over by noon.", "en", r).categories == []
+    assert classify("OUTAGE IN THE NORTH", "", "en", r).categories == []   # capitals say nothing
