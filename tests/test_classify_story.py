@@ -213,6 +213,15 @@ def test_wildcard_terms_stay_literal(tmp_path: Path) -> None:
     assert classify("Netzausfälle in Berlin", "", "de", r).categories == []
 
 
+def test_an_exact_term_is_not_stemmed(tmp_path: Path) -> None:
+    (tmp_path / "k.yaml").write_text(
+        'language: pt\ncategories:\n  t:\n    threshold: 3\n    strong: ["=autor", golpe]\n', encoding="utf-8")
+    r = load_ruleset(ClassifyConfig(defaults=False, keywords=["k.yaml"]), tmp_path)
+    assert classify("O autor do livro", "", "pt", r).categories == ["t"]
+    assert classify("As autoridades falaram", "", "pt", r).categories == []
+    assert classify("Os golpes do verão", "", "pt", r).categories == ["t"]
+
+
 def test_entity_names_inflect(tmp_path: Path) -> None:
     (tmp_path / "k.yaml").write_text(
         "language: ru\nactors: [клиент]\ncategories:\n  outage:\n    threshold: 3\n    strong: [сбой]\n",

@@ -190,6 +190,9 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
     """Compile one term; returns the Term or a problem message. With `stem` (the language's
     stemmer) a term without wildcards matches every form of its words that has the same stems."""
     text = raw.strip()
+    exact = text.startswith("=")   # "=autor": as written, never by stem ("autoridade" stems to "autor")
+    if exact:
+        text = text[1:].strip()
     if not text:
         return "empty term"
     left_wild = text.startswith("*")
@@ -204,7 +207,7 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
         return f'term "{raw}" is too short (one character)'
     left = not left_wild and is_word_char(pattern[0]) and not is_unbounded_script(pattern[0])
     right = not right_wild and is_word_char(pattern[-1]) and not is_unbounded_script(pattern[-1])
-    if stem is not None and not (left_wild or right_wild) and left and right:
+    if stem is not None and not (exact or left_wild or right_wild) and left and right:
         words: list[tuple[str, str | None]] = []
         split = pattern.split(" ")
         for w in split:
