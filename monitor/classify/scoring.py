@@ -9,7 +9,8 @@ A category fires when the article *reports the event*, not when its words add up
   `require_actor: false`, every trigger counts;
 * **where it is told**: triggers tied to an actor worth POSITION_WEIGHT (2: a medium one, or a weak
   one in the headline) in the headline and the lead (the first LEAD_SENTENCES sentences of the text),
-  or at least two strong ones in the body;
+  or at least two strong ones in the body (or one, with evidence in the body worth threshold +
+  BODY_MARGIN);
 * **enough of it**: each distinct term counts once, with its weight, times the title multiplier in
   the title; context terms add at most CONTEXT_CAP (and never more than the triggers); negative terms
   subtract; a veto term blocks the category; score >= threshold;
@@ -38,6 +39,7 @@ _PRIORITY = {"veto": 0, "negative": 1, "strong": 2, "trigger": 3, "context": 4}
 CONTEXT_CAP = 2.0     # context terms add at most this much, and never more than the triggers
 LEAD_SENTENCES = 2    # the lead: this many first sentences of the text
 GENRE_GATE = 3.0      # genre markers of one kind needed to gate (headline 2 each, text 1 each)
+BODY_MARGIN = 2.0     # evidence told in the body alone needs this much above the threshold
 POSITION_WEIGHT = 2.0  # triggers worth this much in the headline and lead tell the event (a medium one,
                        # or a weak one in the headline)
 _SENTENCE_END = re.compile(r"[.!?…]+(?=\s)|[。！？\n]|؟")
@@ -261,7 +263,9 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         scores[cat] = total
         context_ok = not settings.require_context or acc["strong"] > 0 or (trig > 0 and acc["context"] > 0)
         told = lead >= min(POSITION_WEIGHT, settings.threshold)
-        repeated = body_strong.get(cat, 0) >= 2
+        # told in the body: two strong hits, or one with enough other evidence around it
+        body = body_strong.get(cat, 0)
+        repeated = body >= 2 or (body >= 1 and trig - lead >= settings.threshold + BODY_MARGIN)
         if cat in vetoed:
             why = f"not flagged: vetoed by {', '.join(vetoed[cat])}"
         elif trig == 0:
@@ -271,7 +275,8 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         elif total < settings.threshold:
             why = f"not flagged: score {total:g} below threshold {settings.threshold:g}"
         elif not (told or repeated):
-            why = "not flagged: the headline and lead do not report it, and the body has fewer than 2 strong hits"
+            why = ("not flagged: the headline and lead do not report it, and the body has fewer than 2 strong "
+                   f"hits (or 1 with evidence worth {settings.threshold + BODY_MARGIN:g})")
         elif not context_ok:
             why = "not flagged: weak evidence without a context term"
         elif gate_terms and not (title_strong and not any(g in title_genre for g in gate_terms)):
