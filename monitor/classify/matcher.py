@@ -30,8 +30,8 @@ def _build(terms: Iterable[Term]) -> Any:
         stemmed: dict[tuple[str, str], list[Term]] = defaultdict(list)
         for t in group:
             if t.words:
-                first, st = t.words[0]
-                stemmed[(t.language, st) if st is not None else ("", first)].append(t)
+                word, st = t.words[t.anchor]
+                stemmed[(t.language, st) if st is not None else ("", word)].append(t)
         langs = tuple((lang, stemmer(lang)) for lang in sorted({lang for lang, _ in stemmed if lang}))
         automaton.add_word(pattern, (len(pattern), plain, {k: tuple(v) for k, v in stemmed.items()}, langs))
     if not by_pattern:
@@ -66,6 +66,23 @@ def _rest_end(text: str, pos: int, words: tuple[tuple[str, str | None], ...], st
         if (st is None and found != word) or (st is not None and stem(found) != st):
             return -1
         pos = m.end()
+    return pos
+
+
+def _rest_start(text: str, pos: int, words: tuple[tuple[str, str | None], ...], stem: Callable[[str], str]) -> int:
+    """Where the words before a stemmed term's anchor word start (the mirror of _rest_end): each
+    followed by spaces only; -1 when they do not precede it, or the first one does not start a word."""
+    for word, st in reversed(words):
+        if pos <= 0 or text[pos - 1] != " ":
+            return -1
+        while pos > 0 and text[pos - 1] == " ":
+            pos -= 1
+        end = pos
+        while pos > 0 and word_char(text[pos - 1]):
+            pos -= 1
+        found = text[pos:end]
+        if not found or (st is None and found != word) or (st is not None and stem(found) != st):
+            return -1
     return pos
 
 
@@ -121,12 +138,20 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
                 count = seen.get(key, 0)
                 if count >= limit:
                     continue
-                stop = wend
+                first, stop = start, wend
                 if len(term.words) > 1:
                     fn = stemmer(term.language)
-                    stop = _rest_end(text, wend, term.words[1:], fn) if fn is not None else -1
-                    if stop < 0:
+                    if fn is None:
                         continue
-                out.append((start, stop, term))
+                    k = term.anchor
+                    if k + 1 < len(term.words):
+                        stop = _rest_end(text, wend, term.words[k + 1:], fn)
+                        if stop < 0:
+                            continue
+                    if k:
+                        first = _rest_start(text, start, term.words[:k], fn)
+                        if first < 0:
+                            continue
+                out.append((first, stop, term))
                 seen[key] = count + 1
     return out

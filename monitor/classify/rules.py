@@ -108,6 +108,7 @@ class Term:
     near: int = -1         # kind "near": index of its rule in RuleSet.near
     side: int = 0          # kind "near": 0 for the left operand, 1 for the right one; a rule: 1 for PRE/n
     distance: int = 0      # a NEAR rule (RuleSet.near): at most this many words between the operands
+    anchor: int = 0        # stemmed term: the word the automaton looks for
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,24 +212,19 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
         words: list[tuple[str, str | None]] = []
         split = pattern.split(" ")
         for w in split:
-            # in a phrase, short words ("the", "de", "не") are matched as written: they hardly
-            # inflect, and a 3-letter automaton pattern would be found in every sentence
+            # in a phrase, short words ("the", "de", "не") are matched as written: they hardly inflect
             if (len(split) == 1 or len(w) > 3) and all(is_word_char(c) and not is_unbounded_script(c) for c in w):
                 st = stem(w)
                 words.append((w, st) if match_prefix(w, st) else (w, None))
             else:
                 words.append((w, None))
         if any(st is not None for _, st in words):
-            # the automaton looks for the words as written up to the first stemmed one's prefix
-            parts: list[str] = []
-            for w, st in words:
-                if st is None:
-                    parts.append(w)
-                else:
-                    parts.append(lookup_prefix(match_prefix(w, st)))
-                    break
-            return Term(category, raw, " ".join(parts), language, weight, kind, fld, True, False, entity,
-                        tuple(words))
+            # the automaton looks for the most telling word (the longest literal word or stem prefix;
+            # "bericht" in "einen bericht"); the words around it are checked at each hit
+            keys = [w if st is None else lookup_prefix(match_prefix(w, st)) for w, st in words]
+            anchor = max(range(len(keys)), key=lambda i: (len(keys[i]), -i))
+            return Term(category, raw, keys[anchor], language, weight, kind, fld, True, False, entity,
+                        tuple(words), anchor=anchor)
     return Term(category, raw, pattern, language, weight, kind, fld, left, right, entity)
 
 
