@@ -183,7 +183,8 @@ BAD_FILES = [
       "{f}:7 categories.t.weak[2]: empty term"]),
     ("language: en\ncategories:\n  t:\n    strongg: [x]\n",
      ['{f}:4 categories.t.strongg: unknown key "strongg" (did you mean "strong"?) (expected one of: strong, medium, '
-      "weak, context, negative, veto, actors, description, require_actor, require_context, threshold, title_weight)"]),
+      "weak, context, negative, veto, actors, denial, description, require_actor, require_context, require_trigger, "
+      "threshold, title_weight)"]),
     ("language: en\ncategories:\n  t:\n    threshold: -1\n    weak: [{outage: high}]\n",
      ["{f}:4 categories.t.threshold: must be a number greater than 0, got -1",
       "{f}:5 categories.t.weak[0]: term \"outage\": weight must be a number, got 'high'"]),

@@ -261,3 +261,18 @@ def test_names_by_their_shape_are_actors_and_datelines_are_not(tmp_path: Path) -
         assert [m.actor for m in result.matches][0] in title
     assert classify("Quiet day", "LONDON (Reuters) - An outage was over by noon.", "en", r).categories == []
     assert classify("OUTAGE IN THE NORTH", "", "en", r).categories == []   # capitals say nothing
+
+
+def test_what_is_denied_is_not_reported_and_rumor_needs_a_denial() -> None:
+    from monitor.classify import default_ruleset
+
+    rules = default_ruleset()
+    denied = classify("Bank denies reports of an outage", "", "en", rules)
+    assert denied.categories == ["rumor"] and "only in what is denied" in denied.reasons["outage"]
+    # an outage stated before the rumours it caused stays an outage
+    both = classify("A quiet day", "The bank's app outage on Monday started rumours. The bank denied the rumours.",
+                    "en", rules)
+    assert set(both.categories) == {"outage", "rumor"}
+    silent = classify("Barclays declines to comment on merger rumours",
+                      "The bank said it does not comment on market speculation.", "en", rules)
+    assert silent.categories == [] and "require_trigger" in silent.reasons["rumor"]

@@ -50,7 +50,9 @@ GROUPS: dict[str, tuple[str, float]] = {   # group -> (kind, default weight)
     "veto": ("veto", 0.0),
     "actors": ("actor", 0.0),   # actors for this category only (e.g. fraud: SMS, link, caller)
 }
-SETTINGS = {"threshold", "title_weight", "require_context", "require_actor", "description"}
+SETTINGS = {"threshold", "title_weight", "require_context", "require_actor", "require_trigger", "denial",
+            "description"}
+TRIGGER_LEVELS = {"weak": 1.0, "medium": 2.0, "strong": 3.0}
 FIELDS = ("any", "title", "text")
 DEFAULT_THRESHOLD = 3.0
 _CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -118,6 +120,8 @@ class CategorySettings:
     require_context: bool
     require_entity: bool
     require_actor: bool = True
+    denial: bool = False       # its strong hits deny: other categories' evidence in that sentence is void
+    require_trigger: float = 1.0   # the weight of the heaviest trigger needed: 2 = a medium or strong one
 
 
 @dataclass(frozen=True)
@@ -393,7 +397,13 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
                     errors.add(path, kline, kpath, f"must be {need}, got {value!r}")
                 else:
                     cat_settings[key] = float(value)
-            elif key in ("require_context", "require_actor"):
+            elif key == "require_trigger":
+                if value not in TRIGGER_LEVELS:
+                    errors.add(path, kline, kpath, f"must be weak, medium or strong, got {value!r}"
+                               + did_you_mean(str(value), TRIGGER_LEVELS))
+                else:
+                    cat_settings[key] = TRIGGER_LEVELS[value]
+            elif key in ("require_context", "require_actor", "denial"):
                 if not isinstance(value, bool):
                     errors.add(path, kline, kpath, f"must be true or false, got {value!r}")
                 else:
@@ -515,7 +525,8 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
     for lang in ["*", *sorted(languages)]:
         for cat in categories:
             merged: dict[str, Any] = {"threshold": DEFAULT_THRESHOLD, "title_weight": cfg.title_weight,
-                                      "require_context": False, "require_actor": True}
+                                      "require_context": False, "require_actor": True, "denial": False,
+                                      "require_trigger": 1.0}
             for slang, sname, values in settings:
                 if sname == cat and slang == "*":
                     merged.update(values)
@@ -532,6 +543,7 @@ def load_ruleset(cfg: ClassifyConfig, base_dir: Path) -> RuleSet:
                 threshold=merged["threshold"], title_weight=merged["title_weight"],
                 require_context=merged["require_context"],
                 require_entity=bool(over and over.require_entity),
+                denial=merged["denial"], require_trigger=merged["require_trigger"],
                 # evidence must be tied to an actor where the language's rules name actors
                 # evidence must be tied to an actor when a file defining the category names actors
                 # (a user's own category in a file without `actors:` matches as written)

@@ -39,6 +39,7 @@ _PRIORITY = {"veto": 0, "negative": 1, "strong": 2, "trigger": 3, "context": 4}
 CONTEXT_CAP = 2.0     # context terms add at most this much, and never more than the triggers
 LEAD_SENTENCES = 2    # the lead: this many first sentences of the text
 GENRE_GATE = 3.0      # genre markers of one kind needed to gate (headline 2 each, text 1 each)
+DENIAL_REACH = 6     # words after a denial that still say what is denied
 BODY_MARGIN = 2.0     # evidence told in the body alone needs this much above the threshold
 POSITION_WEIGHT = 2.0  # triggers worth this much in the headline and lead tell the event (a medium one,
                        # or a weak one in the headline)
@@ -208,16 +209,36 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     gate_terms = {g: sorted(ts) for g, ts in genre.items() if sum(ts.values()) >= GENRE_GATE}
     title_genre = {g for g, ts in genre.items() if 2.0 in ts.values()}
 
+    def is_bound(fld: str, sent: int, t: Term) -> bool:
+        return ((fld, sent) in actors or (t.category, fld, sent) in cat_actors
+                or not rules.settings(language, t.category).require_actor
+                or (t.kind in TRIGGERS and _name_in_sentence(fields[fld], starts[fld], sent, fld, actors)))
+
+    # what an actor denies (a strong hit of a `denial: true` category, rumor, and the few words after
+    # it) reports no event of another category: "X denies reports of an outage" is no outage
+    denied = [(fld, sent, start, end) for fld, start, end, t, sent in rule_hits
+              if t.kind == "strong" and rules.settings(language, t.category).denial and is_bound(fld, sent, t)]
+
+    def in_what_is_denied(fld: str, sent: int, start: int) -> bool:
+        """Inside a denial, or within DENIAL_REACH words after it ("denies reports of an outage")."""
+        for dfld, dsent, d0, d1 in denied:
+            if dfld == fld and dsent == sent and start >= d0 and (
+                    start < d1 or _words_between(fields[fld][1].text, d1, start, unspaced) <= DENIAL_REACH):
+                return True
+        return False
+
     # per (category, pattern): the best hit, tied to an actor before one that is not
     best: dict[tuple[str, str], tuple[bool, float, tuple[str, int, int, Term, int]]] = {}
     body_strong: dict[str, int] = {}
     unbound: dict[str, list[str]] = {}
+    in_denial: dict[str, list[str]] = {}
     for h in rule_hits:
         fld, start, end, t, sent = h
-        bound = ((fld, sent) in actors or (t.category, fld, sent) in cat_actors
-                 or not rules.settings(language, t.category).require_actor)
-        if not bound and t.kind in TRIGGERS and _name_in_sentence(fields[fld], starts[fld], sent, fld, actors):
-            bound = True
+        bound = is_bound(fld, sent, t)
+        if (bound and denied and t.kind in TRIGGERS and not rules.settings(language, t.category).denial
+                and in_what_is_denied(fld, sent, start)):
+            bound = False
+            in_denial.setdefault(t.category, []).append(fields[fld][1].text[start:end])
         if t.kind in TRIGGERS:
             if bound and t.kind == "strong" and fld == "text" and sent >= LEAD_SENTENCES:
                 body_strong[t.category] = body_strong.get(t.category, 0) + 1
@@ -241,21 +262,23 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     for cat, entries in per_cat.items():
         acc = {"strong": 0.0, "trigger": 0.0, "context": 0.0, "negative": 0.0}
         lead = 0.0            # triggers tied to an actor in the headline or the lead
-        title_strong = False
+        heavy = 0.0           # the heaviest trigger tied to an actor: weak ones only support
+        title_strong = False  # the headline carries a strong (or a medium, x2) trigger tied to an actor
         for bound, value, (fld, _, _, t, sent) in entries:
             if t.kind == "veto":
                 vetoed.setdefault(cat, []).append(t.term)
             elif t.kind in TRIGGERS:
                 if bound:
                     acc[t.kind] += value
+                    heavy = max(heavy, t.weight)
                     if fld == "title" or sent < LEAD_SENTENCES:
                         lead += value
-                    if t.kind == "strong" and fld == "title":
+                    if fld == "title" and (t.kind == "strong" or value >= 2 * POSITION_WEIGHT):
                         title_strong = True
             else:
                 acc[t.kind] += value
         trig = acc["strong"] + acc["trigger"]
-        if trig == 0 and cat not in unbound:
+        if trig == 0 and cat not in unbound and cat not in in_denial:
             continue  # context, negative and veto terms alone say nothing
         settings = rules.settings(language, cat)
         ctx = min(acc["context"], CONTEXT_CAP, trig)
@@ -268,10 +291,15 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         repeated = body >= 2 or (body >= 1 and trig - lead >= settings.threshold + BODY_MARGIN)
         if cat in vetoed:
             why = f"not flagged: vetoed by {', '.join(vetoed[cat])}"
+        elif trig == 0 and cat in in_denial:
+            why = f"not flagged: only in what is denied ({', '.join(dict.fromkeys(in_denial[cat]))})"
         elif trig == 0:
             loose = ", ".join(dict.fromkeys(unbound.get(cat, [])))
             why = (f"not flagged: no evidence tied to an organisation or service in the same sentence ({loose})"
                    if loose else "not flagged: no evidence")
+        elif heavy < settings.require_trigger:
+            need = "strong" if settings.require_trigger > 2 else "medium"
+            why = f"not flagged: no {need} evidence (require_trigger: {need}; weaker terms only support it)"
         elif total < settings.threshold:
             why = f"not flagged: score {total:g} below threshold {settings.threshold:g}"
         elif not (told or repeated):
