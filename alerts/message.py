@@ -182,7 +182,8 @@ def alert_from_article(
     source_tags: list[str],
 ) -> Alert:
     matches = [m for m in result.matches if m.category == category]
-    terms = list(dict.fromkeys(m.text for m in matches))
+    # the evidence that counted, strongest first (negative terms are in `newsmon check`, not here)
+    terms = list(dict.fromkeys(m.text for m in sorted(matches, key=lambda m: -m.weight) if m.weight > 0))
     return Alert(
         category=category,
         source=article.source_id,
