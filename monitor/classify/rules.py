@@ -339,7 +339,7 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
                 if isinstance(language, str) else "")
         errors.add(path, _line(data, key="language"), "language",
                    f"{language!r} is not an ISO 639-1 code (such as en) or *{hint}")
-        return
+        language = "*"   # go on: every other problem of the file is reported in the same pass
     stem = stemmer(language) if language != "*" else None
     for key, kind in (("actors", "actor"), ("genre", "genre")):
         if key not in data:
