@@ -27,11 +27,10 @@ for `newsmon check`, `newsmon backtest` and the alerts.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 
 from monitor.classify.normalize import WORD_CHARS, Folded, word_char
-from monitor.classify.rules import RuleSet, Term
+from monitor.classify.rules import CategorySettings, RuleSet, Term
 from monitor.models import Classification, Match
 
 TRIGGERS = ("strong", "trigger")
@@ -43,7 +42,6 @@ DENIAL_REACH = 6     # words after a denial that still say what is denied
 BODY_MARGIN = 2.0     # evidence told in the body alone needs this much above the threshold
 POSITION_WEIGHT = 2.0  # triggers worth this much in the headline and lead tell the event (a medium one,
                        # or a weak one in the headline)
-_SENTENCE_END = re.compile(r"[.!?…]+(?=\s)|[。！？\n]|؟")
 _UNSPACED = frozenset({"zh", "ja", "th"})
 
 
@@ -72,10 +70,21 @@ def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
     return start, end
 
 
+_ENDS = (". ", "! ", "? ", "… ", "。", "！", "？", "؟", "\n")
+
+
 def sentence_starts(text: str) -> list[int]:
-    """Offsets where the sentences of a (folded) text start."""
-    starts = [m.end() for m in _SENTENCE_END.finditer(text)]
-    starts.insert(0, 0)
+    """Offsets where the sentences of a (folded) text start: after . ! ? … followed by a space, and
+    after 。！？؟ or a line break. str.find runs in C: cheaper than a regular expression here."""
+    starts = [0]
+    find = text.find
+    for mark in _ENDS:
+        i = find(mark)
+        while i >= 0:
+            starts.append(i + 1)
+            i = find(mark, i + 1)
+    if len(starts) > 1:
+        starts.sort()
     return starts
 
 
@@ -209,15 +218,23 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     gate_terms = {g: sorted(ts) for g, ts in genre.items() if sum(ts.values()) >= GENRE_GATE}
     title_genre = {g for g, ts in genre.items() if 2.0 in ts.values()}
 
+    memo: dict[str, CategorySettings] = {}
+
+    def conf(category: str) -> CategorySettings:
+        c = memo.get(category)
+        if c is None:
+            c = memo[category] = rules.settings(language, category)
+        return c
+
     def is_bound(fld: str, sent: int, t: Term) -> bool:
         return ((fld, sent) in actors or (t.category, fld, sent) in cat_actors
-                or not rules.settings(language, t.category).require_actor
+                or not conf(t.category).require_actor
                 or (t.kind in TRIGGERS and _name_in_sentence(fields[fld], starts[fld], sent, fld, actors)))
 
     # what an actor denies (a strong hit of a `denial: true` category, rumor, and the few words after
     # it) reports no event of another category: "X denies reports of an outage" is no outage
     denied = [(fld, sent, start, end) for fld, start, end, t, sent in rule_hits
-              if t.kind == "strong" and rules.settings(language, t.category).denial and is_bound(fld, sent, t)]
+              if t.kind == "strong" and conf(t.category).denial and is_bound(fld, sent, t)]
 
     def in_what_is_denied(fld: str, sent: int, start: int) -> bool:
         """Inside a denial, or within DENIAL_REACH words after it ("denies reports of an outage")."""
@@ -235,7 +252,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     for h in rule_hits:
         fld, start, end, t, sent = h
         bound = is_bound(fld, sent, t)
-        if (bound and denied and t.kind in TRIGGERS and not rules.settings(language, t.category).denial
+        if (bound and denied and t.kind in TRIGGERS and not conf(t.category).denial
                 and in_what_is_denied(fld, sent, start)):
             bound = False
             in_denial.setdefault(t.category, []).append(fields[fld][1].text[start:end])
@@ -244,7 +261,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
                 body_strong[t.category] = body_strong.get(t.category, 0) + 1
             if not bound:
                 unbound.setdefault(t.category, []).append(fields[fld][1].text[start:end])
-        value = t.weight * (rules.settings(language, t.category).title_weight if fld == "title" else 1.0)
+        value = t.weight * (conf(t.category).title_weight if fld == "title" else 1.0)
         key = (t.category, t.pattern)
         old = best.get(key)
         rank = (bound or t.kind not in TRIGGERS, value)
@@ -280,7 +297,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         trig = acc["strong"] + acc["trigger"]
         if trig == 0 and cat not in unbound and cat not in in_denial:
             continue  # context, negative and veto terms alone say nothing
-        settings = rules.settings(language, cat)
+        settings = conf(cat)
         ctx = min(acc["context"], CONTEXT_CAP, trig)
         total = round(trig + ctx - acc["negative"], 3)
         scores[cat] = total
