@@ -86,7 +86,9 @@ def _rest_start(text: str, pos: int, words: tuple[tuple[str, str | None], ...], 
     return pos
 
 
-MAX_HITS_PER_PATTERN = 3   # scoring counts each term once; a few occurrences are enough to explain it
+MAX_HITS_PER_PATTERN = 3
+ACTOR_LIMIT = 200            # actors and entities bind evidence sentence by sentence: keep them all
+_EVERY_SENTENCE = frozenset({"actor", "entity"})   # scoring counts each term once; a few occurrences are enough to explain it
 
 
 def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
@@ -114,7 +116,7 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
                 continue
             key = id(term)
             count = seen.get(key, 0)
-            if count < limit:
+            if count < limit or (count < ACTOR_LIMIT and term.kind in _EVERY_SENTENCE):
                 out.append((start, end, term))
                 seen[key] = count + 1
         if not stemmed or before:
@@ -136,7 +138,7 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
             for term in bucket:
                 key = id(term)
                 count = seen.get(key, 0)
-                if count >= limit:
+                if count >= limit and (count >= ACTOR_LIMIT or term.kind not in _EVERY_SENTENCE):
                     continue
                 first, stop = start, wend
                 if len(term.words) > 1:
