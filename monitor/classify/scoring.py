@@ -102,7 +102,9 @@ Hit = tuple[str, int, int, Term]
 _NAME = None
 _DATELINE = None   # "WASHINGTON (AP) —", "BERLIN, 3. Dezember": a wire dateline names no actor
 _AGENCIES = frozenset({"AP", "AFP", "DPA", "ANSA", "EFE", "TASS", "RIA", "UPI", "PTI", "IANS", "KNA", "APA",
-                       "SDA", "BNA", "WAM", "SPA", "QNA", "KUNA", "MENA", "VNA", "ANTARA", "ТАСС", "РИА", "CNA"})
+                       "SDA", "BNA", "WAM", "SPA", "QNA", "KUNA", "MENA", "VNA", "ANTARA", "ТАСС", "РИА", "CNA",
+                       # places written as acronyms are not organisations
+                       "TP", "HCM", "TPHCM", "UK", "US", "USA", "EU", "UN", "UAE", "KSA", "DKI", "NYC", "РФ", "США"})
 
 
 def _name_in_sentence(field: tuple[str, Folded], starts: list[int], sent: int, fld: str,
