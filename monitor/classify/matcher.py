@@ -32,7 +32,8 @@ def _build(terms: Iterable[Term]) -> Any:
             if t.words:
                 word, st = t.words[t.anchor]
                 stemmed[(t.language, st) if st is not None else ("", word)].append(t)
-        langs = tuple((lang, stemmer(lang)) for lang in sorted({lang for lang, _ in stemmed if lang}))
+        langs = tuple((lang, fn) for lang in sorted({lang for lang, _ in stemmed if lang})
+                      if (fn := stemmer(lang)) is not None)
         automaton.add_word(pattern, (len(pattern), plain, {k: tuple(v) for k, v in stemmed.items()}, langs))
     if not by_pattern:
         automaton.add_word("\x00\x00", (2, (), {}, ()))  # an automaton needs one word to be built
@@ -48,6 +49,10 @@ def build_automata(terms: tuple[Term, ...], languages: frozenset[str]) -> dict[s
 
 
 _WORD = re.compile(r"\w+")
+
+
+def _same(word: str) -> str:
+    return word
 
 
 def _rest_end(text: str, pos: int, words: tuple[tuple[str, str | None], ...], stem: Callable[[str], str]) -> int:
@@ -101,6 +106,7 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
     seen: dict[int, int] = {}
     cache = WORD_CHARS
     limit = MAX_HITS_PER_PATTERN
+    stems: dict[str, Callable[[str], str]] = {}
     for last, (length, plain, stemmed, langs) in automaton.iter(text):
         start = last - length + 1
         end = last + 1
@@ -111,8 +117,15 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
                 before = word_char(ch)
         else:
             before = False
+        if plain:
+            after = False
+            if end < n:
+                ch = text[end]
+                after = cache.get(ch)
+                if after is None:
+                    after = word_char(ch)
         for term in plain:
-            if (before and term.left) or (end < n and term.right and word_char(text[end])):
+            if (before and term.left) or (after and term.right):
                 continue
             key = id(term)
             count = seen.get(key, 0)
@@ -125,16 +138,13 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
         if m is None:
             continue
         word, wend = m.group(), m.end()
-        candidates: list[tuple[Term, ...]] = []
         found = stemmed.get(("", word))
-        if found:
-            candidates.append(found)
+        buckets = [found] if found else []
         for lang, fn in langs:
-            if fn is not None:
-                found = stemmed.get((lang, fn(word)))
-                if found:
-                    candidates.append(found)
-        for bucket in candidates:
+            found = stemmed.get((lang, fn(word)))
+            if found:
+                buckets.append(found)
+        for bucket in buckets:
             for term in bucket:
                 key = id(term)
                 count = seen.get(key, 0)
@@ -142,9 +152,9 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
                     continue
                 first, stop = start, wend
                 if len(term.words) > 1:
-                    fn = stemmer(term.language)
+                    fn = stems.get(term.language)
                     if fn is None:
-                        continue
+                        fn = stems[term.language] = stemmer(term.language) or _same
                     k = term.anchor
                     if k + 1 < len(term.words):
                         stop = _rest_end(text, wend, term.words[k + 1:], fn)
