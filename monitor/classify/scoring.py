@@ -104,7 +104,9 @@ _DATELINE = None   # "WASHINGTON (AP) —", "BERLIN, 3. Dezember": a wire dateli
 _AGENCIES = frozenset({"AP", "AFP", "DPA", "ANSA", "EFE", "TASS", "RIA", "UPI", "PTI", "IANS", "KNA", "APA",
                        "SDA", "BNA", "WAM", "SPA", "QNA", "KUNA", "MENA", "VNA", "ANTARA", "ТАСС", "РИА", "CNA",
                        # places written as acronyms are not organisations
-                       "TP", "HCM", "TPHCM", "UK", "US", "USA", "EU", "UN", "UAE", "KSA", "DKI", "NYC", "РФ", "США"})
+                       "TP", "HCM", "TPHCM", "UK", "US", "USA", "EU", "UN", "UAE", "KSA", "DKI", "NYC", "РФ", "США",
+                       # and units are not either
+                       "kV", "kW", "kWh", "MW", "MWh", "GW", "GWh", "MHz", "GHz", "mAh", "GB", "TB", "MB"})
 
 
 def _name_in_sentence(field: tuple[str, Folded], starts: list[int], sent: int, fld: str,
