@@ -336,7 +336,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         elif settings.require_entity and not entities:
             why = "not flagged: no watchlist entity (require_entity)"
         else:
-            where = "headline/lead" if told else "repeated in the body"
+            where = "headline/lead" if told else "body (repeated)"
             why = f"flagged: score {total:g} >= {settings.threshold:g}, evidence in the {where}, tied to an actor"
             flagged.append(cat)
         reasons[cat] = why
