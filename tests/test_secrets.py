@@ -82,6 +82,22 @@ def rx() -> Iterator[Receiver]:
 # -- the formatters ----------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def fresh_secrets() -> Iterator[None]:
+    """The process-wide secret registry as if no other test had registered anything (the config fuzz
+    registers random `${VAR}` values, which may be a prefix of this test's URL), restored after."""
+    from monitor import logs
+
+    saved = set(logs._secrets)
+    logs._secrets.clear()
+    logs._pattern = None
+    yield
+    logs._secrets.clear()
+    logs._secrets.update(saved)
+    logs._pattern = None
+
+
+@pytest.mark.usefixtures("fresh_secrets")
 def test_formatters_mask_message_args_extras_and_tracebacks() -> None:
     token = "unit-T0ken-5e9b1d"
     register_secret(f"https://hooks.example.com/services/T1/B1/{token}?sig=abcdef123456")
