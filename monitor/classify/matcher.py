@@ -64,11 +64,14 @@ def _rest_end(text: str, pos: int, words: tuple[tuple[str, str | None], ...], st
             return -1
         while pos < n and text[pos] == " ":
             pos += 1
+        if st is None:   # as written, possibly with an apostrophe ("l'action")
+            end = pos + len(word)
+            if not text.startswith(word, pos) or (end < n and word_char(text[end])):
+                return -1
+            pos = end
+            continue
         m = _WORD.match(text, pos)
-        if m is None:
-            return -1
-        found = m.group()
-        if (st is None and found != word) or (st is not None and stem(found) != st):
+        if m is None or stem(m.group()) != st:
             return -1
         pos = m.end()
     return pos
@@ -83,10 +86,15 @@ def _rest_start(text: str, pos: int, words: tuple[tuple[str, str | None], ...], 
         while pos > 0 and text[pos - 1] == " ":
             pos -= 1
         end = pos
+        if st is None:   # as written, possibly with an apostrophe
+            pos = end - len(word)
+            if pos < 0 or text[pos:end] != word or (pos > 0 and word_char(text[pos - 1])):
+                return -1
+            continue
         while pos > 0 and word_char(text[pos - 1]):
             pos -= 1
         found = text[pos:end]
-        if not found or (st is None and found != word) or (st is not None and stem(found) != st):
+        if not found or stem(found) != st:
             return -1
     return pos
 

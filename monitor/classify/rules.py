@@ -226,7 +226,10 @@ def compile_term(raw: str, category: str, language: str, weight: float, kind: st
             # the automaton looks for the most telling word (the longest literal word or stem prefix;
             # "bericht" in "einen bericht"); the words around it are checked at each hit
             keys = [w if st is None else lookup_prefix(match_prefix(w, st)) for w, st in words]
-            anchor = max(range(len(keys)), key=lambda i: (len(keys[i]), -i))
+            # (a word written with an apostrophe or other non-word character cannot anchor: the
+            # matcher reads the text's word at a hit as a run of word characters)
+            plain = [i for i, k in enumerate(keys) if k and all(is_word_char(c) for c in k)] or [0]
+            anchor = max(plain, key=lambda i: (len(keys[i]), -i))
             return Term(category, raw, keys[anchor], language, weight, kind, fld, True, False, entity,
                         tuple(words), anchor=anchor)
     return Term(category, raw, pattern, language, weight, kind, fld, left, right, entity)
