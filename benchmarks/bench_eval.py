@@ -57,7 +57,7 @@ def main() -> int:
         langs = r["false_alarms"]["languages"]
         line = []
         for lang, f1 in sorted(r["language_macro_f1"].items()):
-            lr = recall(r["languages"][lang])
+            lr = r["languages"][lang]["recall"]
             lfa = langs.get(lang, {}).get("per_1000", 0.0)
             ok = f1 >= MIN_MACRO_F1 and lr >= MIN_RECALL and lfa <= MAX_FALSE_ALARMS
             line.append(f"{lang} F1 {f1:.2f} R {lr:.2f} FA {lfa:.0f}{'' if ok else ' *'}")

@@ -51,10 +51,6 @@ def build_automata(terms: tuple[Term, ...], languages: frozenset[str]) -> dict[s
 _WORD = re.compile(r"\w+")
 
 
-def _same(word: str) -> str:
-    return word
-
-
 def _rest_end(text: str, pos: int, words: tuple[tuple[str, str | None], ...], stem: Callable[[str], str]) -> int:
     """Where the words after a stemmed term's first word end (each preceded by spaces and having the
     stem of the term's word there, or being that word); -1 when they do not follow."""
@@ -114,7 +110,6 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
     seen: dict[int, int] = {}
     cache = WORD_CHARS
     limit = MAX_HITS_PER_PATTERN
-    stems: dict[str, Callable[[str], str]] = {}
     for last, (length, plain, stemmed, langs) in automaton.iter(text):
         start = last - length + 1
         end = last + 1
@@ -160,9 +155,9 @@ def find_hits(text: str, automaton: Any) -> list[tuple[int, int, Term]]:
                     continue
                 first, stop = start, wend
                 if len(term.words) > 1:
-                    fn = stems.get(term.language)
-                    if fn is None:
-                        fn = stems[term.language] = stemmer(term.language) or _same
+                    fn = stemmer(term.language)
+                    if fn is None:   # a stemmed term always has its language's stemmer
+                        continue
                     k = term.anchor
                     if k + 1 < len(term.words):
                         stop = _rest_end(text, wend, term.words[k + 1:], fn)

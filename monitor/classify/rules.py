@@ -82,12 +82,18 @@ ISO_639_2 = {
 }
 
 
-def did_you_mean(word: str, choices: Any) -> str:
-    """' (did you mean "x"?)' for the closest of `choices`, or "" when none is close."""
+def closest(word: str, choices: Any) -> str | None:
+    """The closest of `choices` to a misspelt `word`, or None when none is close."""
     import difflib
 
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """' (did you mean "x"?)' for the closest of `choices`, or "" when none is close."""
+    close = closest(word, choices)
+    return f' (did you mean "{close}"?)' if close else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +272,7 @@ def compile_near(raw: str, category: str, language: str, weight: float, kind: st
             if isinstance(compiled, str):
                 return f'term "{raw}": {compiled}'
             operands.append(replace(compiled, near=index, side=side))
-    # PRE/n: the left operand comes first (side -1 marks the order on the rule)
+    # PRE/n: the left operand comes first (side 1 on the rule marks the order)
     rule = Term(category, raw, raw, language, weight, kind, fld, False, False, distance=distance,
                 side=1 if op == "PRE" else 0)
     return rule, operands

@@ -230,10 +230,18 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
             c = memo[category] = rules.settings(language, category)
         return c
 
+    nameless: set[tuple[str, int]] = set()   # sentences already searched for a name, in vain
+
     def is_bound(fld: str, sent: int, t: Term) -> bool:
-        return ((fld, sent) in actors or (t.category, fld, sent) in cat_actors
-                or not conf(t.category).require_actor
-                or (t.kind in TRIGGERS and _name_in_sentence(fields[fld], starts[fld], sent, fld, actors)))
+        if ((fld, sent) in actors or (t.category, fld, sent) in cat_actors
+                or not conf(t.category).require_actor):
+            return True
+        if t.kind not in TRIGGERS or (fld, sent) in nameless:
+            return False
+        if _name_in_sentence(fields[fld], starts[fld], sent, fld, actors):
+            return True
+        nameless.add((fld, sent))
+        return False
 
     # what an actor denies (a strong hit of a `denial: true` category, rumor, and the few words after
     # it) reports no event of another category: "X denies reports of an outage" is no outage

@@ -53,7 +53,6 @@ Exit codes: 0 done (gates passed), 1 a gate failed, 2 invalid examples, config o
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from collections.abc import Iterable
@@ -62,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.classify import ClassifyConfig, RuleSet, classify, clean_plaintext, load_ruleset
+from monitor.classify.rules import closest
 from monitor.commands.check import split_plaintext
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.models import Classification
@@ -132,8 +132,8 @@ class ExampleError(Exception):
 
 def unknown_label(label: str, known: Iterable[str]) -> str:
     choices = sorted(known)
-    close = difflib.get_close_matches(label, choices, n=1, cutoff=0.6)
-    hint = f'did you mean "{close[0]}"?; ' if close else ""
+    close = closest(label, choices)
+    hint = f'did you mean "{close}"?; ' if close else ""
     return f'unknown label "{label}" ({hint}known: {", ".join(choices) or "none"})'
 
 

@@ -22,19 +22,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from monitor.classify.rules import did_you_mean
 from monitor.errors import ConfigError, ConfigProblem, StoreError
 
 HELP = "check config.yaml and the keyword files it uses"
 HEALTH_CATEGORY = "source_health"   # alerts.message.HEALTH: routes and silences may name it
 
-try:
-    from monitor.classify.rules import did_you_mean
-except ImportError:  # pragma: no cover - the classifier's own helper, while it is being rewritten
-    def did_you_mean(word: str, choices: Any) -> str:
-        import difflib
-
-        close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-        return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
