@@ -19,13 +19,15 @@ from tests.sitedata import STORIES, article_html, news_sitemap, rss
 
 CRAWL = """\
 store: {path: test.db}
-crawl: {delay: 0s, timeout: 2s, retries: 0, concurrency: 8, per_domain: 8, max_size: 200KB}
+crawl: {delay: 0s, timeout: 10s, retries: 0, concurrency: 8, per_domain: 8, max_size: 200KB}
 """
 
 
-def config(tmp_path: Path, sources: str, extra: str = "") -> Path:
+def config(tmp_path: Path, sources: str, extra: str = "", timeout: str = "10s") -> Path:
+    """A generous timeout by default: a loaded CI machine must not turn a loopback request into a failure."""
     path = tmp_path / "config.yaml"
-    path.write_text(CRAWL + extra + "sources:\n" + sources, encoding="utf-8")
+    path.write_text(CRAWL.replace("timeout: 10s", f"timeout: {timeout}") + extra + "sources:\n" + sources,
+                    encoding="utf-8")
     return path
 
 
@@ -110,7 +112,7 @@ def test_failing_sources_are_reported_and_do_not_stop_the_others(tmp_path: Path)
         site.add("/good.xml", rss(site.base, STORIES[:1]), content_type="application/rss+xml")
         site.add("/gone.xml", b"gone", status=404)
         site.add("/broken.xml", b"oops", status=500)
-        site.add("/slow.xml", rss(site.base, STORIES), delay=4, content_type="application/rss+xml")
+        site.add("/slow.xml", rss(site.base, STORIES), delay=30, content_type="application/rss+xml")
         site.add("/truncated.xml", rss(site.base, STORIES), truncate=True, content_type="application/rss+xml")
         site.add("/garbage.xml", b"\x00\x01 this is not a feed at all <<<", content_type="application/rss+xml")
         site.add("/dropped.xml", b"", drop=True)
@@ -120,11 +122,11 @@ def test_failing_sources_are_reported_and_do_not_stop_the_others(tmp_path: Path)
         site.add("/new-home.xml", rss(site.base, STORIES[1:2]), content_type="application/rss+xml")
         names = ["good", "gone", "broken", "slow", "truncated", "garbage", "dropped", "busy", "huge", "moved"]
         cfg = config(tmp_path, "".join(
-            f"  - {{id: {n}, type: feed, url: '{site.url(f'/{n}.xml')}'}}\n" for n in names))
+            f"  - {{id: {n}, type: feed, url: '{site.url(f'/{n}.xml')}'}}\n" for n in names), timeout="5s")
 
         result = run_newsmon("crawl", "--once", "-c", str(cfg), cwd=tmp_path)
         assert result.returncode == 1, "a failed source makes the exit code 1"
-        assert summary_line(result.stdout, "good")[1:4] == ["1", "0", "1"]
+        assert summary_line(result.stdout, "good")[1:4] == ["1", "0", "1"], result.stdout + result.stderr
         assert summary_line(result.stdout, "moved")[1:6] == ["1", "0", "1", "1", "0"], "redirect followed"
         failing = names[1:-1]
         notes = {n: " ".join(summary_line(result.stdout, n)[6:]) for n in failing}

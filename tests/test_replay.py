@@ -17,7 +17,7 @@ from tests.sitedata import STORIES, article_html, rss
 
 CONFIG = """\
 store: {{path: test.db}}
-crawl: {{delay: 0s, timeout: 2s, retries: 0, concurrency: 8, per_domain: 8}}
+crawl: {{delay: 0s, timeout: 10s, retries: 0, concurrency: 8, per_domain: 8}}
 classify: {{keywords: [local/]}}
 sources:
   - {{id: test-feed, type: feed, url: '{feed}'}}
