@@ -19,7 +19,9 @@ from monitor.errors import NotifyError
 
 
 def render_apprise(n: Notification) -> tuple[str, str]:
-    """(title, body) as plain text: the email text part, so without control characters (`cleaned()`)."""
+    """(title, body) as plain text: the title (`entity · categories · headline`, or `Update n · ...`) and
+    the email text part (marked words of the deciding sentence in [brackets]), so without control
+    characters (`cleaned()`)."""
     return n.title, render_text(n)
 
 

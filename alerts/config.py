@@ -220,10 +220,22 @@ class RouteConfig(_Model):
     match: dict[str, MatchValue] = {}   # category/entity/language/source/tag: value, list, or "~regex"
     channels: list[str] = Field(min_length=1)
     continue_: bool = Field(False, alias="continue")
-    group_by: list[str] = ["category", "entity"]
+    group_by: list[str] = ["story"]      # one story, one thread of messages, whatever its categories
     group_wait: Duration = 30.0
     group_interval: Duration = 300.0
     digest: Duration | None = None       # one summary per period instead of grouped messages
+    timezone: str = "UTC"                # times in this route's messages (an IANA name: Europe/Berlin)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown timezone "{v}" (use an IANA name such as "UTC" or "Europe/Berlin")') from None
+        return v
 
     @field_validator("match")
     @classmethod

@@ -35,6 +35,7 @@ from alerts.silences import active_silences
 from monitor.errors import NotifyError
 from monitor.models import Article, Classification
 from monitor.store.sqlite import SqliteStore
+from monitor.stories import Placement
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,25 @@ class AlertEngine:
         source_tags: list[str],
         story_id: int | None,
         now: datetime,
+        story: Placement | None = None,
     ) -> int:
-        """One alert per flagged category. Returns the number of (alert, channel) deliveries queued."""
+        """One alert per flagged category, each carrying the story as it stands with this report.
+        Returns the number of (alert, channel) deliveries queued."""
         alerts = [
             alert_from_article(article, result, cat, article_id=article_id, story_id=story_id, source_tags=source_tags)
             for cat in dict.fromkeys(result.categories)
         ]
+        if story is not None:
+            for a in alerts:
+                a.story_categories = list(story.story.categories)
+                a.story_new_categories = list(story.new_categories)
+                a.story_new_sources = list(story.new_sources)
+                a.story_new_languages = list(story.new_languages)
+                a.story_sources = list(story.story.sources)
+                a.story_languages = list(story.story.languages)
+                a.story_articles = story.story.articles
+                a.entities = list(dict.fromkeys([*a.entities, *story.story.entities]))
+                a.entity = a.entity or (story.story.entities[0] if story.story.entities else None)
         return self._enqueue(conn, alerts, now)
 
     def enqueue_health(
@@ -160,6 +174,8 @@ class AlertEngine:
             return None
         n = claim.notification
         assert n.id is not None
+        if 0 <= claim.route < len(self.routes):  # a reload may have removed the route: UTC then
+            n.timezone = self.routes[claim.route].timezone
         limit = self._intervals.get(channel)
         if limit:
             wait = self._last_send.get(channel, 0.0) + limit - time.monotonic()

@@ -66,30 +66,37 @@ def add_to_group(
     wait = route.digest if route.digest is not None else route.group_wait
     interval = route.digest if route.digest is not None else route.group_interval
     group = conn.execute(
-        "SELECT last_flush_at, alerts FROM alert_groups WHERE route = ? AND channel = ? AND group_key = ?",
+        "SELECT last_flush_at, alerts, thread_id, messages FROM alert_groups WHERE route = ? AND channel = ? AND group_key = ?",
         (route_index, channel, key),
     ).fetchone()
     last_flush = parse_ts(group["last_flush_at"]) if group else None
-    if last_flush is not None and now < last_flush + timedelta(seconds=interval):
+    # A story's group never starts over: a report after a quiet spell updates the story's thread at once.
+    # Other groups (category, entity...) start a new alert when the last message is group_interval old.
+    story = any(part.startswith("story=") for part in key.split(","))
+    if last_flush is not None and (story or now < last_flush + timedelta(seconds=interval)):
         due = max(now, last_flush + timedelta(seconds=interval))
         mode, earlier = ("digest" if route.digest is not None else "update"), int(group["alerts"])
+        # (a group from before message numbering has messages = 0: its first update is still number 1)
+        seq, thread = max(int(group["messages"] or 0), 1), group["thread_id"] or uuid.uuid4().hex
         conn.execute(
-            "UPDATE alert_groups SET last_flush_at = ?, alerts = alerts + 1 WHERE route = ? AND channel = ? AND group_key = ?",
-            (ts(due), route_index, channel, key),
+            "UPDATE alert_groups SET last_flush_at = ?, alerts = alerts + 1, messages = ?, thread_id = ?"
+            " WHERE route = ? AND channel = ? AND group_key = ?",
+            (ts(due), seq + 1, thread, route_index, channel, key),
         )
     else:
         due = now + timedelta(seconds=wait)
-        mode, earlier = ("digest" if route.digest is not None else "alert"), 0
+        mode, earlier, seq, thread = ("digest" if route.digest is not None else "alert"), 0, 0, uuid.uuid4().hex
         conn.execute(
-            "INSERT INTO alert_groups(route, channel, group_key, first_at, last_flush_at, alerts) VALUES (?, ?, ?, ?, ?, 1)"
+            "INSERT INTO alert_groups(route, channel, group_key, first_at, last_flush_at, alerts, thread_id, messages)"
+            " VALUES (?, ?, ?, ?, ?, 1, ?, 1)"
             " ON CONFLICT(route, channel, group_key) DO UPDATE SET first_at = excluded.first_at,"
-            " last_flush_at = excluded.last_flush_at, alerts = 1",
-            (route_index, channel, key, ts(now), ts(due)),
+            " last_flush_at = excluded.last_flush_at, alerts = 1, thread_id = excluded.thread_id, messages = 1",
+            (route_index, channel, key, ts(now), ts(due), thread),
         )
     cur = conn.execute(
-        "INSERT INTO alert_outbox(channel, route, group_key, mode, earlier, idempotency_key, created, queued_at, due_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (channel, route_index, key, mode, earlier, uuid.uuid4().hex, ts(now), ts(now), ts(due)),
+        "INSERT INTO alert_outbox(channel, route, group_key, mode, earlier, idempotency_key, created, queued_at,"
+        " due_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (channel, route_index, key, mode, earlier, uuid.uuid4().hex, ts(now), ts(now), ts(due), seq),
     )
     outbox_id = int(cur.lastrowid or 0)
     conn.execute("INSERT INTO alert_outbox_items(outbox_id, item_id) VALUES (?, ?)", (outbox_id, item_id))
@@ -99,6 +106,7 @@ def add_to_group(
 @dataclass
 class Claim:
     notification: Notification
+    route: int
     attempts: int
     queued_at: datetime
     last_error: str | None
@@ -157,6 +165,10 @@ def claim(store: SqliteStore, channel: str, now: datetime, flush: bool, lease: f
             " WHERE m.outbox_id = ? ORDER BY i.id",
             (row["id"],),
         ).fetchall()
+        thread_ids = conn.execute(
+            "SELECT thread_id FROM alert_groups WHERE route = ? AND channel = ? AND group_key = ?",
+            (row["route"], channel, row["group_key"]),
+        ).fetchall()
     alerts = [Alert.from_json(json.loads(r[0])) for r in items]
     n = Notification(
         channel=channel,
@@ -165,10 +177,12 @@ def claim(store: SqliteStore, channel: str, now: datetime, flush: bool, lease: f
         mode=row["mode"],
         group_key=row["group_key"],
         earlier=row["earlier"],
+        seq=row["seq"],
+        thread_id=thread_ids[0][0] if thread_ids and thread_ids[0][0] else row["idempotency_key"],
         id=row["id"],
         created=datetime.fromisoformat(row["created"]),
     )
-    return Claim(n, row["attempts"] + 1, datetime.fromisoformat(row["queued_at"]), row["last_error"])
+    return Claim(n, row["route"], row["attempts"] + 1, datetime.fromisoformat(row["queued_at"]), row["last_error"])
 
 
 def record_sent(store: SqliteStore, outbox_id: int, now: datetime) -> None:
@@ -215,23 +229,51 @@ def stats(store: SqliteStore) -> dict[str, dict[str, int]]:
     return out
 
 
+# What `newsmon alerts list` says of a message: pending ones are "held" (never tried, due later: their
+# group_wait or group_interval has not passed), "ready" (due, waiting for a worker: is the daemon
+# running?), "sending" (leased by a worker now), "retrying" (tried, failed, waiting for its next attempt);
+# then "sent" or "dead".
+STATES = ("held", "ready", "sending", "retrying", "sent", "dead")
+
+
 @dataclass
 class OutboxRow:
     id: int
     channel: str
-    status: str
+    status: str                     # pending | sent | dead, as stored
     mode: str
     group_key: str
     alerts: int
     title: str
     attempts: int
     created: datetime
-    next_attempt: datetime | None
-    last_error: str | None
+    next_attempt: datetime | None   # pending: when it is (or was) due for its next attempt
+    last_error: str | None          # dead: the reason
     idempotency_key: str
+    state: str = "ready"            # one of STATES, at the time of listing
+    due: datetime | None = None     # held/ready/retrying: when due; sending: the lease ends; sent/dead: when
+    last_attempt: datetime | None = None
+    lease_until: datetime | None = None
 
 
-def list_rows(store: SqliteStore, status: str | None = None, limit: int = 200) -> list[OutboxRow]:
+def _state(r: sqlite3.Row, now: datetime) -> tuple[str, datetime | None]:
+    if r["status"] == "sent":
+        return "sent", parse_ts(r["sent_at"])
+    if r["status"] == "dead":
+        return "dead", parse_ts(r["dead_at"])
+    lease = parse_ts(r["lease_until"])
+    if lease is not None and lease > now:
+        return "sending", lease
+    due = parse_ts(r["next_attempt_at"] or r["due_at"])
+    if r["attempts"]:
+        return "retrying", due
+    return ("held" if due is not None and due > now else "ready"), due
+
+
+def list_rows(store: SqliteStore, status: str | None = None, limit: int = 200,
+              now: datetime | None = None) -> list[OutboxRow]:
+    """The outbox, newest first (`status`: only pending, sent or dead rows), each with its state at `now`."""
+    now = now or datetime.now(timezone.utc)
     where, params = ("WHERE o.status = ?", [status]) if status else ("", [])
     rows = store.query(
         f"""SELECT o.*, count(m.item_id) AS n, min(m.item_id) AS first_item FROM alert_outbox o
@@ -243,6 +285,7 @@ def list_rows(store: SqliteStore, status: str | None = None, limit: int = 200) -
     for r in rows:
         first = store.query("SELECT payload FROM alert_items WHERE id = ?", (r["first_item"],))
         title = Alert.from_json(json.loads(first[0][0])).headline if first else ""
+        state, due = _state(r, now)
         out.append(
             OutboxRow(
                 id=r["id"],
@@ -257,6 +300,10 @@ def list_rows(store: SqliteStore, status: str | None = None, limit: int = 200) -
                 next_attempt=parse_ts(r["next_attempt_at"] or (r["due_at"] if r["status"] == "pending" else None)),
                 last_error=r["last_error"],
                 idempotency_key=r["idempotency_key"],
+                state=state,
+                due=due,
+                last_attempt=parse_ts(r["last_attempt_at"]),
+                lease_until=parse_ts(r["lease_until"]),
             )
         )
     return out

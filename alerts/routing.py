@@ -67,8 +67,9 @@ def route_alert(routes: list[RouteConfig], alert: Alert) -> list[tuple[int, str]
 
 
 def group_key(route: RouteConfig, alert: Alert) -> str:
-    """Alerts with the same key (per route and channel) are sent together. Default: category + entity;
-    when the alert has no entity, its story (or, failing that, its URL) stands in for it."""
+    """Alerts with the same key (per route and channel) are sent together. Default: the story (so one
+    story is one thread of messages); grouping by entity, an alert without one is keyed by its story (or,
+    failing that, its URL)."""
     if route.digest is not None:
         return "digest"
     parts = []

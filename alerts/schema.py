@@ -80,4 +80,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE alert_outbox ADD COLUMN lease_owner TEXT;
     """,
+    # 3: message threads: `seq` numbers a group's messages (0: the first alert, n: the n-th update);
+    # `thread_id` names the group's thread on its channel (email's Message-ID root); `messages` counts them
+    """
+    ALTER TABLE alert_outbox ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alert_groups ADD COLUMN thread_id TEXT;
+    ALTER TABLE alert_groups ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -1,17 +1,29 @@
 """Slack incoming webhook. Config: `url` (secret), `rate_limit` (default "1/s"), `timeout`.
 
 `render_slack(notification)` builds a Block Kit message with a mrkdwn fallback `text`, from the
-notification's `cleaned()` copy (no control characters or line breaks in any field). So that nothing from
-a feed can mention (`<!channel>`, `<@U1>`, `<#C1>`) or link, every `<` in mrkdwn is one this module wrote:
+notification's `cleaned()` copy (no control characters or line breaks in any field):
+- a header (plain_text): the title, `entity · categories · headline` or `Update n · entity · categories ·
+  N sources (langs)`;
+- a context line naming the story and the update: `Story #12 · update 2 · 3 sources, languages de, vi so far`;
+- for an update, what is new (a category, sources, languages);
+- the headline linked to the article and the gloss of each of the story's categories;
+- the deciding sentence as a `rich_text` quote whose marked words are `style: {bold: true}` elements:
+  bold that holds in any script (mrkdwn `*x*` needs word boundaries, which CJK and Thai lack);
+- the strength and terms, source and time (the route's timezone), one line per other alert.
+
+So that nothing from a feed can mention (`<!channel>`, `<@U1>`, `<#C1>`) or link, every `<` in mrkdwn is
+one this module wrote:
 - text (`escape`): `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;` (Slack's rules);
 - links (`link`): only http(s) URLs, as `<url|label>`: in the URL `|`, `<`, `>`, whitespace and control
   characters are percent-encoded and `&` is `&amp;`; the label is escaped, with `|` as `¦`; any other URL
   is shown as escaped text;
-- the plain_text header (`plain`): Slack does not parse it, so it is shown as is, except that `<` before
-  `!`, `@` or `#` gets a word joiner (U+2060), so no mention-shaped text is anywhere in the payload.
-Texts are cut to Slack's limits (header 150, section text 3000, field 2000, 50 blocks, fallback ~4000),
-never inside an entity or a link. Success is HTTP 2xx with the body `ok`; anything else is a
-failure, reported with Slack's error code (e.g. `invalid_token`, `channel_not_found`).
+- plain_text (`plain`) and rich_text text elements (`literal`): Slack does not parse them, so they are
+  shown as is, except that a `<` there gets a word joiner (U+2060) after it (in plain_text: before `!`,
+  `@` or `#`), so no mention- or link-shaped text is anywhere in the payload.
+Texts are shortened (`message.shorten`: a word boundary, a character boundary in CJK/Thai, "…") to
+Slack's limits (header 150, section text 3000, field 2000, 50 blocks, fallback ~4000), never inside an
+entity or a link (`fit`). Success is HTTP 2xx with the body `ok`; anything else is a failure, reported
+with Slack's error code (e.g. `invalid_token`, `channel_not_found`).
 """
 
 from __future__ import annotations
@@ -22,7 +34,22 @@ from urllib.parse import quote
 
 from alerts.config import SlackConfig
 from alerts.http import host_of, post, scrub
-from alerts.message import Alert, Notification, is_web_url, more_sources
+from alerts.message import (
+    HEALTH,
+    Alert,
+    Notification,
+    category_label,
+    evidence_line,
+    glosses,
+    is_web_url,
+    marked_text,
+    segments,
+    shorten,
+    shorten_segments,
+    source_line,
+    story_line,
+    whats_new,
+)
 from monitor.errors import NotifyError
 
 HEADER_MAX = 150
@@ -31,6 +58,7 @@ FIELD_MAX = 2000
 FIELDS_MAX = 10
 BLOCKS_MAX = 50
 FALLBACK_MAX = 4000
+CONTEXT_MAX = 300
 
 _URL_UNSAFE = re.compile(r"[\s|<>\x00-\x1f\x7f-\x9f]")
 _MENTION_START = re.compile(r"<(?=[!@#])")
@@ -41,24 +69,28 @@ def escape(text: str) -> str:
 
 
 def fit(text: str, limit: int) -> str:
-    """Cut already-escaped mrkdwn to `limit` characters, ending in "…", never inside an entity or a link
-    (every `<` in escaped mrkdwn opens a link)."""
+    """Shorten already-escaped mrkdwn to `limit` characters as `message.shorten` does (ending in "…"),
+    and never inside an entity or a link (every `<` in escaped mrkdwn opens a link)."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = shorten(text, limit)[:-1]
     amp = cut.rfind("&", max(0, len(cut) - 5))
     if amp >= 0 and ";" not in cut[amp:]:
         cut = cut[:amp]
     lt = cut.rfind("<")
     if lt > cut.rfind(">"):
         cut = cut[:lt]
-    return cut + "…"
+    return cut.rstrip() + "…"
 
 
 def plain(text: str, limit: int) -> str:
     """plain_text is not parsed by Slack: no escaping, only no mention-shaped `<!`, `<@`, `<#`, and the limit."""
-    text = _MENTION_START.sub("<\u2060", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(_MENTION_START.sub("<\u2060", text), limit)
+
+
+def literal(text: str) -> str:
+    """A rich_text text element's text: shown as is, with a word joiner after every `<`."""
+    return text.replace("<", "<\u2060")
 
 
 def url_text(url: str) -> str:
@@ -72,39 +104,81 @@ def link(url: str, text: str) -> str:
     return f"<{url_text(url)}|{label.replace('|', '¦')}>" if is_web_url(url) else label
 
 
+def _section(text: str) -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, SECTION_MAX)}}
+
+
+def _context(text: str) -> dict[str, object]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(text, CONTEXT_MAX)}]}
+
+
 def _line(a: Alert) -> str:
-    return f"• {link(a.url, a.headline[:300])} — {escape(a.source)}"
+    lang = f" ({escape(a.language)})" if a.language else ""
+    return f"• {escape(a.source)}{lang}: {link(a.url, shorten(a.headline, 300))}"
 
 
-def _alert_blocks(a: Alert) -> list[dict[str, object]]:
-    blocks: list[dict[str, object]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": fit(f"*{link(a.url, a.headline[:1000])}*", SECTION_MAX)}},
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": fit(f"*{label}*\n{escape(value)}", FIELD_MAX)}
-                for label, value in a.facts()[:FIELDS_MAX]
-            ],
-        },
-    ]
-    if a.terms:
+def _sentence_block(a: Alert) -> dict[str, object] | None:
+    """The deciding sentence as a rich_text quote, marked segments bold."""
+    segs = shorten_segments([(literal(t), m) for t, m in segments(a)], SECTION_MAX - 2)
+    if not segs:
+        return None
+    elements: list[dict[str, object]] = [{"type": "text", "text": "“"}]
+    for t, m in segs:
+        el: dict[str, object] = {"type": "text", "text": t}
+        if m:
+            el["style"] = {"bold": True}
+        elements.append(el)
+    elements.append({"type": "text", "text": "”"})
+    return {"type": "rich_text", "elements": [{"type": "rich_text_quote", "elements": elements}]}
+
+
+def _alert_blocks(n: Notification) -> list[dict[str, object]]:
+    a = n.lead
+    tz = n.timezone
+    blocks: list[dict[str, object]] = [_context(escape(story_line(n)))]
+    news = whats_new(n)
+    if news:
+        lines = [x.partition(": ") for x in news]
+        blocks.append(_section("\n".join(f"*{escape(k.capitalize())}:* {escape(v)}" for k, _, v in lines)))
+    head = f"*{link(a.url, shorten(a.headline, 1000))}*"
+    gl = "\n".join(f"_{escape(k)}_" + (f": {escape(v)}" if v else "") for k, v in glosses(n))
+    blocks.append(_section(head + (f"\n{gl}" if gl else "")))
+    quote_block = _sentence_block(a)
+    if quote_block:
+        blocks.append(quote_block)
+    facts = []
+    if a.strength:
         terms = ", ".join(f"`{escape(t)}`" for t in a.terms)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": fit(f"*Matched:* {terms}", SECTION_MAX)}})
-    if a.snippet:
-        quoted = escape(a.snippet)
-        for t in sorted(a.terms, key=len, reverse=True)[:1]:
-            quoted = quoted.replace(escape(t), f"*{escape(t)}*", 1)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": fit(f">{quoted}", SECTION_MAX)}})
+        facts.append(f"*{escape(a.strength.capitalize())} match*" + (f": {terms}" if terms else ""))
+    elif a.terms:
+        facts.append("*Matched:* " + ", ".join(f"`{escape(t)}`" for t in a.terms))
+    facts.append(f"*Source:* {escape(source_line(a, tz))}")
+    blocks.append(_section("\n".join(facts)))
     return blocks
 
 
-def _list_blocks(title: str, alerts: list[Alert], room: int) -> list[dict[str, object]]:
-    """Sections listing alerts, each section under SECTION_MAX, at most `room` blocks."""
+def _health_blocks(n: Notification) -> list[dict[str, object]]:
+    a = n.lead
+    return [
+        _section(f"*{link(a.url, a.headline)}*"),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": fit(f"*{escape(k)}*\n{escape(v)}", FIELD_MAX)}
+                                       for k, v in a.facts(n.timezone)[:FIELDS_MAX]]},
+    ]
+
+
+def _digest_line(a: Alert, tz: str) -> str:
+    cat = "source health" if a.kind == HEALTH else category_label(a.category)
+    who = f"{escape(a.entity)} · " if a.entity and a.kind != HEALTH else ""
+    extra = f" · {escape(a.strength)}" if a.strength else ""
+    return f"• _{escape(cat)}_ {who}{link(a.url, shorten(a.headline, 300))} — {escape(source_line(a, tz))}{extra}"
+
+
+def _list_blocks(title: str, lines: list[str], room: int) -> list[dict[str, object]]:
+    """Sections listing `lines` (mrkdwn), each section under SECTION_MAX, at most `room` blocks."""
     blocks: list[dict[str, object]] = []
     current = f"*{escape(title)}*"
     shown = 0
-    for a in alerts:
-        line = _line(a)
+    for line in lines:
         if len(current) + 1 + len(line) > SECTION_MAX:
             if len(blocks) == room - 1:
                 break
@@ -112,7 +186,7 @@ def _list_blocks(title: str, alerts: list[Alert], room: int) -> list[dict[str, o
             current = ""
         current = f"{current}\n{line}" if current else fit(line, SECTION_MAX)
         shown += 1
-    rest = len(alerts) - shown
+    rest = len(lines) - shown
     if rest:
         tail = f"\n…and {rest} more"
         current = fit(current, SECTION_MAX - len(tail)) + tail
@@ -125,18 +199,25 @@ def render_slack(n: Notification) -> dict[str, object]:
     n = n.cleaned()
     blocks: list[dict[str, object]] = [{"type": "header", "text": {"type": "plain_text", "text": plain(n.title, HEADER_MAX)}}]
     if n.mode == "digest":
-        blocks += _list_blocks("Alerts", n.alerts, BLOCKS_MAX - len(blocks) - 1)
+        lines = [_digest_line(a, n.timezone) for a in n.alerts]
+        blocks += _list_blocks("Alerts", lines, BLOCKS_MAX - len(blocks) - 1)
     else:
-        blocks += _alert_blocks(n.lead)
-        if n.mode == "update" and n.earlier:
-            others_title = f"{more_sources(len(n.alerts))} since the last message ({n.earlier} before)"
-            blocks += _list_blocks(others_title, n.alerts, BLOCKS_MAX - len(blocks) - 1)
-        elif n.others:
-            blocks += _list_blocks(f"{more_sources(len(n.others))}", n.others, BLOCKS_MAX - len(blocks) - 1)
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": fit(f"newsmon · {escape(n.group_key)}", 300)}]})
+        blocks += _health_blocks(n) if n.health else _alert_blocks(n)
+        if n.others:
+            blocks += _list_blocks(f"Also in this message ({len(n.others)})", [_line(o) for o in n.others],
+                                   BLOCKS_MAX - len(blocks) - 1)
+    tail = f"newsmon · {escape(n.group_key)}"
+    if n.mode == "update" and n.earlier:
+        tail += f" · {n.earlier} earlier alert{'s' if n.earlier != 1 else ''} sent before"
+    blocks.append(_context(tail))
     fallback = f"{escape(n.title)}\n{link(n.lead.url, n.lead.url)}"
-    if n.lead.snippet:
-        fallback += "\n" + escape(n.lead.snippet)
+    if n.mode != "digest" and not n.health:
+        sentence = marked_text(segments(n.lead))
+        if sentence:
+            fallback += "\n" + escape(shorten(sentence, 1000))
+        ev = evidence_line(n.lead)
+        if ev:
+            fallback += "\n" + escape(ev)
     return {"text": fit(fallback, FALLBACK_MAX), "blocks": blocks[:BLOCKS_MAX]}
 
 

@@ -13,7 +13,7 @@ from monitor.errors import ConfigError, StoreError
 from monitor.logs import setup_logging
 
 # Subcommands, each the module of that name under monitor.commands, in the order --help shows them.
-COMMANDS = ["run", "crawl", "validate", "check", "backtest", "replay", "status", "alerts", "silence", "demo"]
+COMMANDS = ["run", "crawl", "validate", "check", "backtest", "replay", "status", "stories", "alerts", "silence", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

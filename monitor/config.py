@@ -172,6 +172,14 @@ class SourceConfig(Section):
         return timedelta(seconds=self.max_age if self.max_age is not None else crawl.max_age)
 
 
+class StoriesConfig(Section):
+    """How reports join stories (monitor/stories.py)."""
+
+    window: Duration = Field(48 * 3600, ge=60)           # a story takes new reports until quiet this long
+    copy_similarity: float = Field(0.75, gt=0, le=1)     # estimated Jaccard of body shingles: a near-copy
+    similar_text: float = Field(0.3, gt=0, le=1)         # same language, no entity: text this similar joins
+
+
 class ServerConfig(Section):
     """The daemon's health and metrics endpoint (/healthz, /metrics)."""
 
@@ -200,6 +208,7 @@ class Config(Section):
     channels: dict[str, ChannelConfig] = {}
     routes: list[RouteConfig] = []
     delivery: DeliveryConfig = DeliveryConfig()
+    stories: StoriesConfig = StoriesConfig()
     server: ServerConfig = ServerConfig()
     log: LogConfig = LogConfig()
     sources: list[SourceConfig] = []

@@ -63,3 +63,4 @@ class Classification:
     vetoed: dict[str, list[str]] = field(default_factory=dict)  # category -> negative terms that vetoed it
     reasons: dict[str, str] = field(default_factory=dict)       # category -> why it fired, or did not
     genre: dict[str, list[str]] = field(default_factory=dict)   # genre gate that held -> the terms seen
+    thresholds: dict[str, float] = field(default_factory=dict)  # category -> its threshold (as `scores`)

@@ -10,17 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from monitor.cluster import assign_story
 from monitor.models import Article, Classification
+from monitor.stories import Placement, forget_before, place, remember, report_time
 
 if TYPE_CHECKING:
     from monitor.config import Config, SourceConfig
     from monitor.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 100   # flagged articles between two prunings of old near-copy bands
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Outcome:
     categories: list[str] = field(default_factory=list)
     alerts: int = 0                  # outbox rows written
     fresh: bool = True
+    story_id: int | None = None
+    copy_of: int | None = None       # a near-copy of this stored article: it joined its story, no alert
 
 
 class Processor:
@@ -46,6 +50,7 @@ class Processor:
         self.rules = rules          # returns the RuleSet in force (reloads swap it)
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._placed = 0
 
     def is_fresh(self, article: Article, source: SourceConfig, now: datetime) -> bool:
         """An article older than max_age (by its published time) is stored but never alerted."""
@@ -75,35 +80,65 @@ class Processor:
             article.language = result.language
         fresh = self.is_fresh(article, source, now)
         outcome = Outcome("new", categories=list(result.categories), fresh=fresh)
+        placement = None
         with self.store.transaction() as conn:
             self._settle(conn, article, source, now)
-            story_id = assign_story(conn, article, result, now) if result.categories else None
-            article_id = self.store.add_article(conn, article, result, story_id)
+            article_id = self.store.add_article(conn, article, result, None)
             if article_id is None:
                 return Outcome("seen")
             outcome.article_id = article_id
-            if result.categories and fresh and self.engine is not None:
+            if result.categories:
+                placement = self._place(conn, article_id, article, result, now)
+                outcome.story_id, outcome.copy_of = placement.story.id, placement.copy_of
+            if result.categories and fresh and self.engine is not None and placement.copy_of is None:
                 outcome.alerts = self.engine.enqueue(  # type: ignore[attr-defined]
                     conn,
                     article_id=article_id,
                     article=article,
                     result=result,
                     source_tags=list(source.tags),
-                    story_id=story_id,
+                    story_id=placement.story.id,
+                    story=placement,
                     now=now,
                 )
         if result.categories:
             log.info(
-                "matched %s: %s (source=%s url=%s%s)",
+                "matched %s: %s (source=%s url=%s story=%s%s%s)",
                 ",".join(result.categories),
                 article.title[:120],
                 source.id,
                 article.url,
+                placement.story.id if placement else None,
+                f", a copy of article {placement.copy_of}: not alerted" if placement and placement.copy_of else "",
                 "" if fresh else ", older than max_age: not alerted",
                 extra={"source": source.id, "url": article.url, "categories": ",".join(result.categories),
-                       "alerted": fresh},
+                       "alerted": fresh and not (placement and placement.copy_of),
+                       "story": placement.story.id if placement else None},
             )
         return outcome
+
+    def _place(self, conn: object, article_id: int, article: Article, result: Classification, now: datetime) -> Placement:
+        """The flagged article joins (or opens) its story; its MinHash is kept for later copies."""
+        cfg = self.config.stories
+        placement, hashes = place(conn, article, result, now, window=cfg.window,  # type: ignore[arg-type]
+                                  copy_similarity=cfg.copy_similarity, similar_text=cfg.similar_text,
+                                  denial=self._denial())
+        conn.execute("UPDATE articles SET story_id = ?, copy_of = ? WHERE id = ?",  # type: ignore[attr-defined]
+                     (placement.story.id, placement.copy_of, article_id))
+        remember(conn, article_id, hashes, cfg.copy_similarity, report_time(article, now))  # type: ignore[arg-type]
+        self._placed += 1
+        if self._placed % PRUNE_EVERY == 1:  # copies are looked for within the window: older bands go
+            forget_before(conn, now - timedelta(seconds=2 * cfg.window))  # type: ignore[arg-type]
+        if placement.why and not placement.created:
+            log.debug("article %s joins story %s: %s", article_id, placement.story.id, placement.why)
+        return placement
+
+    def _denial(self) -> frozenset[str]:
+        rules = self.rules()
+        try:
+            return frozenset(c for c in rules.categories if rules.settings(None, c).denial)  # type: ignore[attr-defined]
+        except (AttributeError, KeyError):
+            return frozenset()
 
     def _set_aside(self, article: Article, source: SourceConfig, status: str | None, now: datetime) -> None:
         with self.store.transaction() as conn:

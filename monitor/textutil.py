@@ -21,12 +21,11 @@ def content_hash(title: str, text: str) -> str:
 
 
 def snippet(text: str, start: int, end: int, width: int = 80) -> str:
-    """The match text[start:end] with up to `width` characters of context either side, on one line."""
+    """The match text[start:end] with up to `width` characters of context either side, on one line:
+    verbatim (whitespace runs collapsed), nothing inserted but a "…" where the text goes on."""
     lo = max(0, start - width)
     hi = min(len(text), end + width)
-    pre = ("…" if lo > 0 else "") + collapse_ws(text[lo:start])
-    post = collapse_ws(text[end:hi]) + ("…" if hi < len(text) else "")
-    return f"{pre} {text[start:end]} {post}".strip()
+    return ("…" if lo > 0 else "") + collapse_ws(text[lo:hi]) + ("…" if hi < len(text) else "")
 
 
 def table(rows: list[list[str]], numeric: set[int] | frozenset[int] = frozenset()) -> str:

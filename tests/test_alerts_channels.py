@@ -172,8 +172,8 @@ def test_apprise_unusable_url_is_permanent() -> None:
 def test_console_channel_prints(capsys: pytest.CaptureFixture[str]) -> None:
     assert send({"type": "console"}, notification()) is None
     out = capsys.readouterr().out
-    assert out.startswith("=== [fraud · MoMo] Fraud warning: MoMo accounts targeted\n")
-    assert "    matched: fraud\n" in out
+    assert out.startswith("=== MoMo · fraud · Fraud warning: MoMo accounts targeted\n")
+    assert "    fraud: scam, phishing or impersonation\n" in out and "    Matched: fraud\n" in out
 
 
 def test_every_channel_type_has_a_conformance_table() -> None:
@@ -191,7 +191,7 @@ def test_webhook_payload_headers_and_signature_verify() -> None:
         (req,) = rx.wait_for(1)
     assert req.path == f"/hook/{SECRET_TOKEN}"
     assert req.header("Idempotency-Key") == "idem-42"
-    assert req.header("X-Newsmon-Event") == "alert"
+    assert req.header("X-Newsmon-Event") == "story.created"
     assert req.header("Authorization") == f"Bearer {SECRET_TOKEN}"
     assert req.header("Content-Type") == "application/json; charset=utf-8"
     sig = req.header("X-Newsmon-Signature")
@@ -199,7 +199,7 @@ def test_webhook_payload_headers_and_signature_verify() -> None:
     assert not verify("wrong-key", sig, req.body)
     assert not verify(SECRET_KEY, sig, req.body + b" ")
     payload = req.json()
-    assert payload["version"] == 1 and payload["id"] == "idem-42" and payload["event"] == "alert"
+    assert payload["version"] == 2 and payload["idempotency_key"] == "idem-42" and payload["event"] == "story.created"
     assert payload["alerts"][0]["title"] == "Fraud warning: MoMo accounts targeted"
     assert payload["alerts"][0]["terms"] == ["fraud"]
 
@@ -209,8 +209,8 @@ def test_slack_posts_block_kit_json() -> None:
         assert send(http_config("slack", rx.url), notification(title="A & B <script>")) is None
         (req,) = rx.wait_for(1)
     body = req.json()
-    assert body["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "[fraud · MoMo] A & B <script>"}}
-    assert body["text"].startswith("[fraud · MoMo] A &amp; B &lt;script&gt;\n")
+    assert body["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "MoMo · fraud · A & B <script>"}}
+    assert body["text"].startswith("MoMo · fraud · A &amp; B &lt;script&gt;\n")
 
 
 def test_apprise_json_delivers_through_local_receiver() -> None:
@@ -219,8 +219,8 @@ def test_apprise_json_delivers_through_local_receiver() -> None:
         (req,) = rx.wait_for(1)
     assert req.path == f"/hook/{SECRET_TOKEN}"
     body = req.json()
-    assert body["title"] == "[fraud · MoMo] Fraud warning: MoMo accounts targeted"
-    assert "Matched: fraud" in body["message"]
+    assert body["title"] == "MoMo · fraud · Fraud warning: MoMo accounts targeted"
+    assert "Matched: fraud" in body["message"] and "“Police said a large [fraud] scheme" in body["message"]
 
 
 def test_email_arrives_with_both_parts_and_encoded_headers() -> None:
@@ -235,13 +235,13 @@ def test_email_arrives_with_both_parts_and_encoded_headers() -> None:
     assert got.rcpt_tos == ["team@example.com", "soc@example.com"]
     got.raw.decode("ascii")  # every header and body part is 7-bit/encoded on the wire
     msg = got.message
-    assert msg["Subject"] == f"[newsmon] [fraud · MoMo] {title}"
+    assert msg["Subject"] == f"[newsmon] MoMo · fraud · {title}"
     assert msg["From"].addresses[0].display_name == "Ньюсмон Алерты"
     assert msg["Message-ID"] == "<idem-7@example.com>"
     assert msg.get_content_type() == "multipart/alternative"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    assert title in text and "Matched: fraud" in text
+    assert title in text and "Matched: fraud" in text and "fraud: scam, phishing or impersonation" in text
     assert "&lt;b&gt;alert&lt;/b&gt; &amp; more" in html and "<b>alert</b>" not in html
     assert 'href="https://news.example/a/1?x=1&amp;y=2"' in html
 
@@ -256,10 +256,28 @@ def test_email_title_with_crlf_adds_no_header() -> None:
     assert got.rcpt_tos == ["team@example.com"]
     assert got.message["Bcc"] is None and got.message["X-Injected"] is None
     assert got.message.get_all("Subject") == [
-        "[newsmon] [fraud · MoMo] Breaking Bcc: victim@evil.example X-Injected: yes Subject: spoof"
+        "[newsmon] MoMo · fraud · Breaking Bcc: victim@evil.example X-Injected: yes Subject: spoof"
     ]
 
 
 def test_sample_notification_is_sendable_to_console(capsys: pytest.CaptureFixture[str]) -> None:
     assert send({"type": "console"}, sample_notification("ch")) is None
     assert "Test alert from newsmon" in capsys.readouterr().out
+
+
+def test_email_story_thread_over_smtp() -> None:
+    """The first message of a story is the thread's root; an update replies to it, with its own id."""
+    first = notification(key="idem-1")
+    first.thread_id, first.alerts[0].story_id = "thread-9", 9
+    update = notification(title="Update from another outlet", key="idem-2")
+    update.mode, update.seq, update.thread_id, update.earlier, update.alerts[0].story_id = "update", 1, "thread-9", 1, 9
+    with SmtpServer() as smtp:
+        cfg = {"type": "email", "host": "127.0.0.1", "port": smtp.port, "security": "none",
+               "from": "newsmon <alerts@example.com>", "to": ["team@example.com"]}
+        assert send(cfg, first) is None and send(cfg, update) is None
+        got = [m.message for m in smtp.wait_for(2)]
+    assert [m["Message-ID"] for m in got] == ["<thread-9@example.com>", "<idem-2@example.com>"]
+    assert got[0]["In-Reply-To"] is None
+    assert got[1]["In-Reply-To"] == got[1]["References"] == "<thread-9@example.com>"
+    assert got[0]["Subject"] == "[newsmon] Story #9 · MoMo · fraud · Fraud warning: MoMo accounts targeted"
+    assert got[1]["Subject"] == "[newsmon] Story #9 · Update 1 · MoMo · fraud · 1 source (en)"

@@ -60,7 +60,7 @@ def test_enqueue_joins_the_callers_transaction(tmp_path: Path) -> None:
         raise RuntimeError("crawl failed after storing")
     assert outbox_rows(store) == [] and store.count_articles() == 0
     assert add(engine, store, article(), classification(["fraud", "outage"]), T0) == 2
-    assert [r["channel"] for r in outbox_rows(store)] == ["c", "c"]
+    assert [r["channel"] for r in outbox_rows(store)] == ["c"], "one report, one message: both categories in it"
 
 
 ROUTING = [
@@ -92,10 +92,29 @@ def test_engine_rejects_unknown_channel(tmp_path: Path) -> None:
     assert str(exc.value) == 'routes.0.channels.0: undefined channel "ops"'
 
 
-def test_grouping_wait_then_updates_then_new_group(tmp_path: Path, rx: Receiver) -> None:
+def test_a_story_is_one_thread_of_messages_that_never_starts_over(tmp_path: Path, rx: Receiver) -> None:
     store = make_store(tmp_path)
     clock = Clock()
-    rts = routes({"channels": ["h"], "group_wait": "1m", "group_interval": "15m"})
+    engine = AlertEngine(channels({"h": hook(rx)}), routes({"channels": ["h"], "group_wait": "1m", "group_interval": "15m"}),
+                         delivery(), store, clock=clock)
+    add(engine, store, article(1, source="a"), classification(), clock.now, story_id=5)
+    add(engine, store, article(2, source="b"), classification(["outage"]), clock.advance(10), story_id=5)
+    assert engine.deliver_due(clock.advance(60)) == 1
+    add(engine, store, article(3, source="c"), classification(), clock.advance(3 * 3600), story_id=5)
+    add(engine, store, article(4, source="d"), classification(), clock.advance(1), story_id=6)
+    assert engine.deliver_due(clock.now) == 1, "hours later, the story's update goes at once"
+    assert engine.deliver_due(clock.advance(60)) == 1, "another story is another thread"
+    sent = [r.json() for r in rx.wait_for(3)]
+    assert [(m["event"], m["seq"], m["story"]["id"], len(m["alerts"])) for m in sent] == [
+        ("story.created", 0, 5, 2), ("story.updated", 1, 5, 1), ("story.created", 0, 6, 1)]
+    assert sent[0]["thread_id"] == sent[1]["thread_id"] != sent[2]["thread_id"]
+
+
+def test_grouping_wait_then_updates_then_new_group(tmp_path: Path, rx: Receiver) -> None:
+    """Grouping by category and entity (Alertmanager's way): a quiet spell starts a new group."""
+    store = make_store(tmp_path)
+    clock = Clock()
+    rts = routes({"channels": ["h"], "group_wait": "1m", "group_interval": "15m", "group_by": ["category", "entity"]})
     engine = AlertEngine(channels({"h": hook(rx)}), rts, delivery(), store, clock=clock)
     for n, src in enumerate(["a", "b", "c"]):  # three outlets, same category and entity, within group_wait
         add(engine, store, article(n, source=src), classification(), clock.advance(10))
@@ -103,19 +122,19 @@ def test_grouping_wait_then_updates_then_new_group(tmp_path: Path, rx: Receiver)
     assert engine.deliver_due(clock.advance(41)) == 1  # first alert at +10s, due at +70s
     first = rx.wait_for(1)[0].json()
     assert (first["event"], first["title"], len(first["alerts"])) == (
-        "alert", "[fraud · MoMo] Fraud warning: MoMo accounts targeted (+2 more sources)", 3)
+        "story.created", "MoMo · fraud · Fraud warning: MoMo accounts targeted", 3)
     # two more within group_interval: one "update" message, due 15m after the first
     add(engine, store, article(10, source="d"), classification(), clock.advance(60))
     add(engine, store, article(11, source="e"), classification(), clock.advance(60))
     assert engine.deliver_due(clock.advance(600)) == 0
     assert engine.deliver_due(clock.advance(240)) == 1
     update = rx.wait_for(2)[1].json()
-    assert (update["event"], update["earlier"], len(update["alerts"])) == ("update", 3, 2)
-    assert update["title"].startswith("[fraud · MoMo] 2 more sources: ")
+    assert (update["event"], update["earlier"], len(update["alerts"])) == ("story.updated", 3, 2)
+    assert update["title"].startswith("Update 1 · MoMo · fraud")
     # a quiet period longer than group_interval: the next alert starts a new group
     add(engine, store, article(20, source="f"), classification(), clock.advance(3600))
     assert engine.deliver_due(clock.advance(61)) == 1
-    assert rx.wait_for(3)[2].json()["event"] == "alert"
+    assert rx.wait_for(3)[2].json()["event"] == "story.created"
     # a different entity is a different group; without an entity the story id is the key
     add(engine, store, article(30), classification(entities=[]), clock.now, story_id=77)
     assert outbox_rows(store)[-1]["group_key"] == "category=fraud,story=77"
@@ -170,7 +189,7 @@ def test_no_channels_means_console(tmp_path: Path, capsys: pytest.CaptureFixture
     engine = AlertEngine({}, [], delivery(), store)
     add(engine, store, article(), classification())
     assert engine.drain(5) == 0
-    assert "=== [fraud · MoMo] Fraud warning: MoMo accounts targeted\n" in capsys.readouterr().out
+    assert "=== MoMo · fraud · Fraud warning: MoMo accounts targeted\n" in capsys.readouterr().out
     assert engine.stats() == {"console": {"sent": 1, "pending": 0, "dead": 0}}
 
 
@@ -338,8 +357,8 @@ def test_a_live_process_lease_is_respected(tmp_path: Path, rx: Receiver) -> None
 def test_drain_flushes_groups_still_waiting(tmp_path: Path, rx: Receiver) -> None:
     store = make_store(tmp_path)
     engine = AlertEngine(channels({"h": hook(rx)}), routes({"channels": ["h"], "group_wait": "1h"}), delivery(), store)
-    add(engine, store, article(1), classification())
-    add(engine, store, article(2, source="b"), classification())
+    add(engine, store, article(1), classification(), story_id=1)
+    add(engine, store, article(2, source="b"), classification(), story_id=1)
     assert engine.deliver_due() == 0
     assert engine.drain(5) == 0
     assert len(rx.wait_for(1)[0].json()["alerts"]) == 2

@@ -38,7 +38,7 @@ def rows(tmp_path: Path, sql: str) -> list[tuple]:
 
 def summary_line(stdout: str, source: str) -> list[str]:
     for line in stdout.splitlines():
-        if line.split()[:1] == [source]:
+        if line.split()[:1] == [source] and not line[:1].isspace():  # alert text on the console is indented
             return line.split()
     raise AssertionError(f"no summary line for {source} in:\n{stdout}")
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from alerts.message import category_label
 from monitor.classify import ClassifyConfig, classify, load_ruleset
-from monitor.commands.demo import SOURCE_KINDS, demo_config
+from monitor.commands.demo import ALERT_PREFIX, SOURCE_KINDS, demo_config
 from monitor.demo.site import DemoSite, DemoStory, load_stories, release_order
 from monitor.extract import extract_page
 from monitor.feeds import parse_feed
@@ -39,6 +40,17 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 
 
 wait_for = wait_until
+
+
+def first_alert_title(story: DemoStory) -> str:
+    """The console title of a demo story's first alert (alerts/message.py `Notification.title`): the demo
+    watches no entity, so `categories · headline`."""
+    return f"{category_label(story.expect)} · {story.title}"
+
+
+def console_titles(stdout: str) -> list[str]:
+    """The title of every console message (its first line, "=== <title>", alerts/console.py)."""
+    return [line[len(ALERT_PREFIX):] for line in stdout.splitlines() if line.startswith(ALERT_PREFIX)]
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +205,9 @@ def test_crawl_once_of_the_demo_site_stores_the_intended_categories(tmp_path: Pa
             n = sum(s.language == lang for s in STORIES)
             alerting = sum(s.language == lang and s.alerting for s in STORIES)
             assert line[1:6] == [str(n), "0", str(alerting), str(alerting), "0"], (kind, line)
-        assert result.stdout.count("=== [") == sum(s.alerting for s in STORIES), "one console alert per story"
+        # every alerting story is a story of its own: one first alert each, no update, nothing else
+        assert sorted(console_titles(result.stdout)) == sorted(first_alert_title(s) for s in STORIES if s.alerting)
+        assert "Also in this message" not in result.stdout, "no demo story joined another"
         assert "alerts: all delivered" in result.stdout
 
 
@@ -229,6 +243,24 @@ def test_demo_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert last.startswith("demo: ") and " stories published, " in last and "requests served" in last
 
 
+def test_demo_counts_console_messages_first_alerts_and_updates() -> None:
+    import io
+
+    from monitor.commands.demo import _Stream
+
+    lines = ["=== outage · Stratus Cloud region outage takes down banking and shopping apps\n",
+             "    outage: service down or failing\n",
+             "    Story #2 · first alert · 1 source, language en so far\n",
+             "=== Update 1 · outage · 2 sources (en, de)\n",
+             "    New sources: demo-de (de)\n",
+             "=== Source demo-en is failing (5 errors)\n",
+             "demo: published [en] x (should not alert)\n"]
+    dst = io.StringIO()
+    stream = _Stream(iter(lines), dst)
+    stream.run()
+    assert (stream.alerts, stream.updates, dst.getvalue()) == (3, 1, "".join(lines))
+
+
 def test_demo_rejects_a_too_short_interval(tmp_path: Path) -> None:
     result = run_newsmon("demo", "--interval", "5s", cwd=tmp_path, timeout=30)
     assert (result.returncode, result.stderr.strip()) == (2, "newsmon demo: --interval must be at least 10s")
@@ -237,15 +269,20 @@ def test_demo_rejects_a_too_short_interval(tmp_path: Path) -> None:
 def test_demo_runs_the_daemon_and_shows_only_the_intended_alerts(tmp_path: Path) -> None:
     result = run_newsmon("demo", "--duration", "20s", "--every", "2s", cwd=tmp_path, timeout=90)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    alerts = [line for line in result.stdout.splitlines() if line.startswith("=== [")]
+    alerts = console_titles(result.stdout)
     assert len(alerts) >= 3, result.stdout + result.stderr
-    by_title = {s.title: s for s in STORIES}
-    for line in alerts:
-        category, title = line[len("=== ["):].split("] ", 1)
-        assert title in by_title, line
-        assert by_title[title].expect == category, f"{title} alerted as {category}"
-    summary = result.stdout.splitlines()[-1]
-    assert summary.startswith("demo: ") and f"{len(alerts)} alerts printed by the daemon" in summary
-    assert summary.endswith("daemon exit code 0")
     published = [line for line in result.stdout.splitlines() if line.startswith("demo: published [")]
     assert len(published) >= 12 and any("should not alert" in line for line in published)
+    # each alert is the first alert of a published alerting story, in its category, and each story prints once
+    by_title = {s.title: s for s in STORIES}
+    out = {first_alert_title(by_title[line.split("] ", 1)[1].rsplit(" (should alert: ", 1)[0]])
+           for line in published if "(should alert: " in line}
+    assert not [t for t in alerts if t.startswith("Update ")], "no demo story is an update of another"
+    assert [t for t in alerts if t not in out] == [], "only the published alerting stories alert, as intended"
+    assert len(set(alerts)) == len(alerts), "each story prints once"
+    for line in published:
+        story = by_title[line.split("] ", 1)[1].rsplit(" (should", 1)[0]]
+        assert line.endswith(f"(should alert: {category_label(story.expect)})" if story.alerting else "(should not alert)")
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith("demo: ") and f", {len(alerts)} alerts printed by the daemon in " in summary
+    assert summary.endswith("daemon exit code 0")

@@ -91,3 +91,23 @@ def test_language_is_detected_when_unknown(runtime: Runtime) -> None:
     out = runtime.processor.process(art, runtime.source("s1"))
     assert out.categories == ["outage"]
     assert runtime.store.query("SELECT language, entities FROM articles")[0][:] == ("zh", '["China Unicom"]')
+
+
+@pytest.mark.conformance
+def test_the_five_seeds_make_four_stories_and_four_first_alerts(runtime: Runtime) -> None:
+    """expected.yaml: 000 (de) and 001 (vi) are one MoMo story — two sources, one first alert; 002, 003 and
+    004 are three other stories."""
+    names = [("000_924deedb2fb67d44.txt", "de"), ("001_61d7468f366b2028.txt", "vi"), ("002_542d441121f06b8d.txt", "ar"),
+             ("003_3eac16cddba1072d.txt", "de"), ("004_fea7d35032dd25c1.txt", "zh")]
+    for i, (name, lang) in enumerate(names):
+        out = runtime.processor.process(seed(name, "s1" if i % 2 else "s2", f"https://a.example/{i}", lang),
+                                        runtime.source("s1" if i % 2 else "s2"))
+        assert out.status == "new" and out.copy_of is None, name
+    stories = [tuple(r) for r in runtime.store.query(
+        "SELECT entities, sources, languages, articles FROM stories ORDER BY id")]
+    assert stories == [('["MoMo"]', '["s2", "s1"]', '["de", "vi"]', 2), ('["Ooredoo"]', '["s2"]', '["ar"]', 1),
+                       ('["AT&T"]', '["s1"]', '["de"]', 1), ('["China Unicom"]', '["s2"]', '["zh"]', 1)]
+    messages = [tuple(r) for r in runtime.store.query(
+        "SELECT o.group_key, o.mode, count(m.item_id) FROM alert_outbox o JOIN alert_outbox_items m ON m.outbox_id = o.id"
+        " GROUP BY o.id ORDER BY o.id")]
+    assert messages == [("story=1", "alert", 4), ("story=2", "alert", 1), ("story=3", "alert", 1), ("story=4", "alert", 1)]

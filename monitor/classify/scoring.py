@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from monitor.classify.normalize import WORD_CHARS, Folded, word_char
+from monitor.classify.normalize import WORD_CHARS, Folded, is_unbounded_script, word_char
 from monitor.classify.rules import CategorySettings, RuleSet, Term
 from monitor.models import Classification, Match
 
@@ -45,10 +45,23 @@ POSITION_WEIGHT = 2.0  # triggers worth this much in the headline and lead tell 
 _UNSPACED = frozenset({"zh", "ja", "th"})
 
 
+def _wildcards(term: Term) -> tuple[bool, bool]:
+    """Whether the term as written has a wildcard at its start, at its end ("*ausfall", "outage*")."""
+    raw = term.term.strip()
+    if raw.startswith("="):
+        raw = raw[1:].strip()
+    return raw.startswith("*"), raw.endswith("*") and len(raw) > 1
+
+
 def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
-    """Widen a wildcard hit to the whole word for display: "*ausfall" shows "Netzausfall"."""
+    """Widen a wildcard hit to the whole word for display: "*ausfall" shows "Netzausfall".
+
+    Only on a side the term has a wildcard, and only where the pattern's character there belongs to
+    a spaced script: a term that needs no boundary because it is Chinese, Japanese or Thai (服务中断)
+    is shown as written, never with the digits or Latin letters next to it ("6服务中断", "App服务中断")."""
+    left_wild, right_wild = _wildcards(term)
     cache = WORD_CHARS
-    if not term.left:
+    if left_wild and not term.left and not is_unbounded_script(text[start]):
         while start > 0:
             ch = text[start - 1]
             w = cache.get(ch)
@@ -57,7 +70,7 @@ def _whole_word(text: str, start: int, end: int, term: Term) -> tuple[int, int]:
             if not w:
                 break
             start -= 1
-    if not term.right:
+    if right_wild and not term.right and not is_unbounded_script(text[end - 1]):
         n = len(text)
         while end < n:
             ch = text[end]
@@ -281,6 +294,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
             best[key] = (rank[0], value, h)
 
     scores: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
     flagged: list[str] = []
     matches: list[Match] = []
     reasons: dict[str, str] = {}
@@ -313,6 +327,7 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
         ctx = min(acc["context"], CONTEXT_CAP, trig)
         total = round(trig + ctx - acc["negative"], 3)
         scores[cat] = total
+        thresholds[cat] = settings.threshold
         context_ok = not settings.require_context or acc["strong"] > 0 or (trig > 0 and acc["context"] > 0)
         told = lead >= min(POSITION_WEIGHT, settings.threshold)
         # told in the body: two strong hits, or one with enough other evidence around it
@@ -365,4 +380,5 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
     matches.sort(key=lambda m: (m.category, m.field != "title", -m.weight if m.weight > 0 else 1, m.offset))
     flagged.sort(key=rules.categories.index)
     return Classification(categories=flagged, scores=scores, matches=matches, entities=entities,
-                          language=language, vetoed=vetoed, reasons=reasons, genre=gate_terms)
+                          language=language, vetoed=vetoed, reasons=reasons, genre=gate_terms,
+                          thresholds=thresholds)

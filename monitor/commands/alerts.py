@@ -2,7 +2,12 @@
 
     newsmon alerts test CHANNEL [-c config.yaml]   send a sample alert directly (not via the outbox);
                                                     exit 1 with the reason when it fails
-    newsmon alerts list [--pending | --dead]        the outbox, newest first
+    newsmon alerts list [--pending | --dead] [--format table|json]
+                                                    the outbox, newest first, each message's state:
+                                                    held for grouping (due when its group_wait or
+                                                    group_interval ends), ready to send, sending,
+                                                    waiting for retry (next attempt, last error),
+                                                    sent, dead (with the reason)
     newsmon alerts retry ID... | --all-dead         put dead letters back in the queue
 Reads `channels`, `delivery` and `store.path` from the config.
 """
@@ -10,10 +15,16 @@ Reads `channels`, `delivery` and `store.path` from the config.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from monitor.errors import NotifyError
 from monitor.logs import redact
+
+if TYPE_CHECKING:
+    from alerts.outbox import OutboxRow
 
 HELP = "test a channel, list the alert outbox, retry dead letters"
 
@@ -28,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--pending", action="store_const", const="pending", dest="status", help="only pending")
     which.add_argument("--dead", action="store_const", const="dead", dest="status", help="only dead letters")
     ls.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    ls.add_argument("--format", choices=("table", "json"), default="table")
     r = sub.add_parser("retry", help="requeue dead letters")
     r.add_argument("ids", metavar="ID", nargs="*", type=int)
     r.add_argument("--all-dead", action="store_true", help="requeue every dead letter")
@@ -45,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_store(config.store_path)
     try:
-        return _list(store, args.status, args.limit) if args.action == "list" else _retry(store, args)
+        if args.action == "list":
+            return _list(store, args.status, args.limit, args.format)
+        return _retry(store, args)
     finally:
         store.close()
 
@@ -70,22 +84,53 @@ def _test(config: object, name: str) -> int:
     return 0
 
 
-def _list(store: object, status: str | None, limit: int) -> int:
-    from alerts.outbox import list_rows
+STATE_TEXT = {"held": "held for grouping", "ready": "ready to send", "sending": "sending",
+              "retrying": "waiting for retry", "sent": "sent", "dead": "dead"}
+WHEN_TEXT = {"held": "due", "ready": "due", "sending": "lease ends", "retrying": "next attempt", "sent": "sent",
+             "dead": "given up"}
 
-    rows = list_rows(store, status, limit)  # type: ignore[arg-type]
+
+def _list(store: object, status: str | None, limit: int, fmt: str = "table") -> int:
+    from alerts.engine import utcnow
+    from alerts.outbox import list_rows
+    from monitor.textutil import table
+
+    now = utcnow()
+    rows = list_rows(store, status, limit, now)  # type: ignore[arg-type]
+    if fmt == "json":
+        print(redact(json.dumps([_json(r) for r in rows], ensure_ascii=False, indent=2)))
+        return 0
     if not rows:
         print("no alert messages" + (f" ({status})" if status else ""))
         return 0
+    cells = [["ID", "STATE", "WHEN (UTC)", "CHANNEL", "MODE", "ALERTS", "ATTEMPTS", "CREATED (UTC)", "TITLE"]]
     for r in rows:
-        when = r.created.strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{r.id:>6}  {r.status:<7}  {r.channel:<16} {when}  {r.alerts} alert{'s' if r.alerts != 1 else ''}"
-              f"  attempts={r.attempts}  {redact(r.title[:80])}")
-        if r.status == "pending" and r.next_attempt:
-            print(f"        next attempt {r.next_attempt.strftime('%Y-%m-%d %H:%M:%S')} UTC")
+        when = f"{WHEN_TEXT[r.state]} {_time(r.due)}" if r.due else "-"
+        cells.append([str(r.id), STATE_TEXT[r.state], when, r.channel, r.mode, str(r.alerts), str(r.attempts),
+                      _time(r.created), redact(" ".join(r.title.split())[:80])])
+    lines = table(cells, numeric={0, 5, 6}).splitlines()
+    print(lines[0])
+    indent = " " * (len(str(max(r.id for r in rows))) + 2)
+    for r, line in zip(rows, lines[1:], strict=True):
+        print(line)
         if r.last_error:
-            print(f"        {redact(r.last_error)}")
+            label = "reason" if r.state == "dead" else "last error"
+            print(f"{indent}{label}: {redact(r.last_error)}")
     return 0
+
+
+def _time(dt: datetime | None) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if dt else "-"
+
+
+def _json(r: OutboxRow) -> dict[str, object]:
+    def iso(dt: datetime | None) -> str | None:
+        return dt.isoformat() if dt else None
+
+    return {"id": r.id, "channel": r.channel, "state": r.state, "status": r.status, "due": iso(r.due),
+            "mode": r.mode, "group_key": r.group_key, "alerts": r.alerts, "attempts": r.attempts,
+            "created": iso(r.created), "last_attempt": iso(r.last_attempt), "last_error": r.last_error,
+            "title": r.title}
 
 
 def _retry(store: object, args: argparse.Namespace) -> int:

@@ -28,7 +28,11 @@ from monitor.durations import parse_duration
 
 HELP = "run newsmon against a local demo news site (no internet needed) and show the alerts"
 
-ALERT_PREFIX = "=== ["   # the first line of a console alert (alerts/console.py)
+# The first line of a console message (alerts/console.py): "=== " and the title, `categories · headline`
+# for a story's first alert (`entity · ...` when a watchlist entity is known), `Update N · ...` for an
+# update of a story already alerted.
+ALERT_PREFIX = "=== "
+UPDATE_PREFIX = "=== Update "
 STOP_GRACE = 30.0        # seconds the daemon gets to stop after SIGTERM before it is killed
 
 # Which of the site's documents each language is polled through: every kind of source gets exercised.
@@ -94,22 +98,26 @@ sources:
 
 
 class _Stream(threading.Thread):
-    """Copies one of the daemon's output streams to ours, line by line, counting console alerts."""
+    """Copies one of the daemon's output streams to ours, line by line, counting console messages:
+    `alerts` all of them, `updates` those that update a story already alerted."""
 
     def __init__(self, src, dst) -> None:  # type: ignore[no-untyped-def]
         super().__init__(daemon=True)
         self.src, self.dst = src, dst
         self.alerts = 0
+        self.updates = 0
 
     def run(self) -> None:
         for line in self.src:
             if line.startswith(ALERT_PREFIX):
                 self.alerts += 1
+                self.updates += line.startswith(UPDATE_PREFIX)
             self.dst.write(line)
             self.dst.flush()
 
 
 def run(args: argparse.Namespace) -> int:
+    from alerts.message import category_label
     from monitor.demo.site import DemoSite, Published
 
     if args.interval < 10:
@@ -124,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     def announce(p: Published) -> None:
-        mark = f"should alert: {p.story.expect}" if p.story.alerting else "should not alert"
+        mark = f"should alert: {category_label(p.story.expect)}" if p.story.alerting else "should not alert"
         print(f"demo: published [{p.story.language}] {p.story.title} ({mark})", flush=True)
 
     tmp = None if args.dir else tempfile.TemporaryDirectory(prefix="newsmon-demo-")
@@ -188,8 +196,9 @@ def _run_daemon(args: argparse.Namespace, site, config: Path, listen: str, stop:
     elapsed = time.monotonic() - started
     published = site.published
     should = sum(1 for p in published if p.story.alerting)
+    updates = f" ({out.alerts - out.updates} stories, {out.updates} updates)" if out.updates else ""
     print(f"demo: {len(published)} stories published ({should} should alert), {out.alerts} alerts printed "
-          f"by the daemon in {elapsed:.0f}s; daemon exit code {daemon.returncode}", flush=True)
+          f"by the daemon{updates} in {elapsed:.0f}s; daemon exit code {daemon.returncode}", flush=True)
     if early is not None:
         print(f"demo: the daemon exited early with code {early} (see its messages above)", file=sys.stderr)
         return 1

@@ -79,6 +79,30 @@ CORE: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX pending_due ON pending_articles(source_id, next_try);
     """,
+    # 3: stories that grow across outlets and languages (monitor/stories.py). A story keeps its
+    # entities, sources, languages and the names and numbers its reports mention (`names`, the
+    # signature that joins reports without a watchlist entity); `merged_into` is set when a story was
+    # merged by hand. An article that is a near-copy of another (syndication, re-publication, small
+    # edits) has `copy_of`; near-copies are found through MinHash LSH bands kept in article_bands.
+    """
+    ALTER TABLE stories ADD COLUMN entities TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE stories ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE stories ADD COLUMN languages TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE stories ADD COLUMN names TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE stories ADD COLUMN merged_into INTEGER;
+    ALTER TABLE articles ADD COLUMN copy_of INTEGER;
+    CREATE TABLE article_bands (
+        band       INTEGER NOT NULL,
+        article_id INTEGER NOT NULL,
+        created    TEXT NOT NULL,
+        PRIMARY KEY (band, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_bands_created ON article_bands(created);
+    CREATE TABLE article_minhash (
+        article_id INTEGER PRIMARY KEY,
+        minhash    BLOB NOT NULL
+    );
+    """,
 ]
 
 

@@ -9,6 +9,7 @@ kills over 30 stories. Seeded by NEWSMON_FAULTS_SEED (printed) so a failure can 
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -33,21 +34,63 @@ PLACES = ["Adelaide", "Bergen", "Cordoba", "Da Nang", "Essen", "Fukuoka", "Gdans
           "Utrecht", "Varna", "Wroclaw", "Xalapa", "York", "Zadar", "Aarhus", "Basel", "Cork", "Delft"]
 
 
+# Details that make each incident its own story, not a near-copy of the one before (copies never alert)
+DETAILS = [
+    "A spokeswoman for the city council said schools would stay open but asked parents to check messages.",
+    "Shop owners in the old town complained that they had to turn customers away for most of the afternoon.",
+    "The regional consumer office opened a hotline and said it had received more than a hundred calls.",
+    "Local radio interrupted its programme twice to read out advice from the emergency services.",
+    "Hospitals switched to backup systems and reported no disruption to patient care, officials said.",
+    "A member of the regional parliament demanded an inquiry and compensation for small businesses.",
+    "Commuters at the central station queued at ticket machines that accepted only cash for hours.",
+    "The mayor wrote on social media that the situation was under control and thanked volunteers.",
+    "Students at the university library lost unsaved work and exams were postponed until Friday.",
+    "Taxi drivers said their payment terminals failed and many rides could only be paid in cash.",
+    "Pensioners queued outside the post office, where staff handed out printed leaflets all morning.",
+    "A local newspaper counted dozens of complaints from readers in the suburbs by early evening.",
+    "Farmers outside town said milking robots and feed pumps stopped until generators were brought in.",
+    "The football club postponed its evening training because the floodlight booking system was down.",
+    "Two tourist coaches waited at the border crossing while officers checked papers by hand.",
+    "Bakeries reported that their card readers froze and that regular customers promised to pay later.",
+    "An insurance broker advised residents to keep receipts for anything they had to replace.",
+    "Volunteers from the fire brigade checked on elderly neighbours who live alone in the hills.",
+]
+
+
+
+
+def _picks(count: int = 60) -> list[tuple[int, ...]]:
+    """Six details per incident, each set sharing as few as possible with the earlier ones of its kind."""
+    chosen: list[tuple[int, ...]] = []
+    for n in range(count):
+        same_kind = [set(c) for c in chosen[n % 2::2]]
+        chosen.append(min(itertools.combinations(range(len(DETAILS)), 6),
+                          key=lambda c: max((len(set(c) & p) for p in same_kind), default=0)))
+    return chosen
+
+
+_PICKS = _picks()
+
+
 def incident(n: int) -> Story:
     """A distinct matching story: outages and fraud warnings in turn, each about another place."""
     place = PLACES[n % len(PLACES)]
+    picks = _PICKS[n % len(_PICKS)]
+    details = " ".join(DETAILS[k] for k in picks)
     if n % 2 == 0:
         return Story(f"outage-{n}", "en", f"Power cut and broadband outage hit {place} for {n + 2} hours", [
             f"Residents of {place} were left without internet access and mobile data for {n + 2} hours on "
             "Tuesday after a broadband outage caused by a fault at a regional exchange.",
             f"The provider said the service outage affected about {1000 * (n + 3)} customers, that engineers "
             "had restored service by the evening and that card payments in shops had failed meanwhile.",
+            details,
         ])
     return Story(f"fraud-{n}", "en", f"Police in {place} warn of phishing texts posing as parcel services", [
         f"Police in {place} warned on Monday of a wave of phishing text messages in which scammers pose as "
         "parcel delivery companies and ask for card details to release a package.",
         f"Officers said {n + 4} residents had reported losses this week and urged people never to enter "
         "bank details on links received by text. Victims of the scam should call their bank at once.",
+        details,
     ])
 
 
