@@ -395,8 +395,10 @@ def test_alert_from_article_quotes_the_match_in_context() -> None:
     text = "x " * 100 + "A large fraud scheme targeted MoMo accounts. " + "y " * 100
     a = alert_from_article(article(text=text), classification(text=text), "fraud", article_id=7, story_id=3,
                            source_tags=["ke"])
-    assert a.snippet.startswith("…") and a.snippet.endswith("…")
-    assert "A large fraud scheme targeted MoMo accounts." in a.snippet
+    # the sentence that holds the match, verbatim, the match marked; the next sentence is not quoted
+    assert a.sentence[-2:] == [["fraud", True], [" scheme targeted MoMo accounts.", False]]
+    assert a.snippet.endswith("A large [fraud] scheme targeted MoMo accounts.") and "y" not in a.snippet
+    assert "".join(t for t, _ in a.sentence) == text[:text.index("accounts.") + len("accounts.")].strip()
     assert (a.terms, a.entity, a.score, a.story_id, a.article_id, a.tags) == (["fraud"], "MoMo", 3.5, 3, 7, ["ke"])
 
 
