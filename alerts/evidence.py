@@ -311,6 +311,9 @@ def _choose(article: Article, text_hits: list[tuple[Match, tuple[int, int]]],
     return best[1], best[2], best[3]
 
 
+MAX_TERMS = 8  # terms listed in an alert, strongest first: the rest is in `newsmon check`
+
+
 def evidence(article: Article, result: Classification, category: str, *, limit: int = MAX_SENTENCE) -> Evidence:
     """The evidence for `category` in `result` (see the module docstring)."""
     positive = [m for m in result.matches if m.category == category and m.weight > 0]
@@ -319,9 +322,10 @@ def evidence(article: Article, result: Classification, category: str, *, limit: 
     terms = []
     for m in ordered:
         shown = " ".join(m.text.split())
-        if shown and shown.casefold() not in seen:
+        if shown and shown.casefold() not in seen and len(terms) < MAX_TERMS:
             seen.add(shown.casefold())
             terms.append(shown)
+
     ev = Evidence(strength=strength(result.scores.get(category), result.thresholds.get(category)), terms=terms)
 
     located: dict[str, list[tuple[Match, tuple[int, int]]]] = {"title": [], "text": []}
