@@ -317,6 +317,10 @@ MAX_TERMS = 8  # terms listed in an alert, strongest first: the rest is in `news
 def evidence(article: Article, result: Classification, category: str, *, limit: int = MAX_SENTENCE) -> Evidence:
     """The evidence for `category` in `result` (see the module docstring)."""
     positive = [m for m in result.matches if m.category == category and m.weight > 0]
+    # what decided are the triggers; context words (customers, app, network) only added weight, and are
+    # shown only when they are all there is
+    deciding = [m for m in positive if m.kind != "context"]
+    positive = deciding or positive
     ordered = sorted(positive, key=lambda m: -m.weight)
     seen: set[str] = set()
     terms = []

@@ -49,6 +49,7 @@ class Match:
     language: str      # language of the rule set that produced the hit ("*" for language-neutral rules)
     actor: str = ""    # the organisation or service the evidence is tied to (same sentence), as written
     sentence: int = 0  # which sentence of the field it stands in (0: the first; the title is one sentence)
+    kind: str = ""     # the rule's kind: "strong", "trigger", "context", "negative" ("" when not known)
 
 
 @dataclass

@@ -376,7 +376,8 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
                 a0, a1 = folded.original_span(*span)
                 actor = original[a0:a1]
             weight = -value if t.kind == "negative" else value
-            matches.append(Match(cat, t.term, original[lo:hi], fld, lo, round(weight, 3), t.language, actor, sent))
+            matches.append(Match(cat, t.term, original[lo:hi], fld, lo, round(weight, 3), t.language, actor, sent,
+                                 t.kind))
     matches.sort(key=lambda m: (m.category, m.field != "title", -m.weight if m.weight > 0 else 1, m.offset))
     flagged.sort(key=rules.categories.index)
     return Classification(categories=flagged, scores=scores, matches=matches, entities=entities,
