@@ -90,31 +90,15 @@ class Alert:
 
     def cleaned(self) -> Alert:
         """A copy with every text field, and every text in a list field, through `one_line`; the
-        `sentence` segments cleaned the same way but not stripped (the spaces at segment borders are
-        part of the sentence): a whitespace run across a border is one space, only the first segment's
-        leading and the last one's trailing space go, and empty segments are dropped."""
+        `sentence` segments through `clean_segments` (one line, but the spaces at segment borders, part
+        of the sentence, kept)."""
         def clean(v: object) -> object:
             if isinstance(v, str):
                 return one_line(v)
             return [clean(x) for x in v] if isinstance(v, list) else v
 
-        def clean_sentence(segments: list[list[Any]]) -> list[list[Any]]:
-            out: list[list[Any]] = []
-            for seg in segments:
-                if not isinstance(seg, (list, tuple)) or not seg or not isinstance(seg[0], str):
-                    continue
-                text = re.sub(r"\s+", " ", _UNSHOWABLE.sub("", seg[0]))
-                if out and out[-1][0].endswith(" ") and text.startswith(" "):
-                    text = text[1:]
-                if text:
-                    out.append([text, bool(seg[1]) if len(seg) > 1 else False])
-            if out:
-                out[0][0] = out[0][0].lstrip(" ")
-                out[-1][0] = out[-1][0].rstrip(" ")
-            return [seg for seg in out if seg[0]]
-
         values = {k: clean(v) for k, v in vars(self).items() if k != "sentence"}
-        return replace(self, **values, sentence=clean_sentence(self.sentence))
+        return replace(self, **values, sentence=clean_segments(self.sentence))
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
@@ -227,10 +211,8 @@ class Notification:
     created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def cleaned(self) -> Notification:
-        """A copy with every alert `cleaned()` and the group key (it holds an entity) on one line; the
-        deciding sentence's segments through `clean_segments` (one line, the spaces between them kept)."""
-        alerts = [replace(a.cleaned(), sentence=clean_segments(a.sentence)) for a in self.alerts]
-        return replace(self, alerts=alerts, group_key=one_line(self.group_key))
+        """A copy with every alert `cleaned()` and the group key (it holds an entity) on one line."""
+        return replace(self, alerts=[a.cleaned() for a in self.alerts], group_key=one_line(self.group_key))
 
     @property
     def lead(self) -> Alert:
