@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from monitor.classify.scoring import NOT_ORGANISATIONS
 from monitor.models import Article, Classification
 from monitor.store.sqlite import to_iso
 
@@ -126,13 +127,13 @@ def band_keys(hashes: np.ndarray, threshold: float) -> list[int]:
 # figures of two digits or more (amounts, counts, dates): scripts and languages share them.
 _NAME = re.compile(r"\b(?:[A-ZÀ-ÖØ-ÞА-ЯЁ][a-zß-öø-ÿа-яё]*[A-ZÀ-ÖØ-ÞА-ЯЁ]\w*|[A-ZА-ЯЁ]{2,})\b")
 _NUMBER = re.compile(r"\d[\d.,]*\d")
-# Acronyms every story of a kind shares say nothing about which organisation it is about.
-_NOT_NAMES = frozenset({
-    "AP", "AFP", "DPA", "UPI", "TASS", "EFE", "UK", "US", "USA", "EU", "UN", "UAE", "CEO", "CFO", "CTO", "PDF",
-    "GB", "MB", "TB", "KV", "KW", "MW", "GW", "TV", "ID", "OK", "AM", "PM", "UTC", "GMT", "SMS", "MMS", "PIN",
+# Wire agencies, place acronyms and units (the classifier's list), and acronyms every story of a kind
+# shares, say nothing about which organisation a report is about.
+_NOT_NAMES = frozenset(n.upper() for n in NOT_ORGANISATIONS) | frozenset({
+    "UAE", "CEO", "CFO", "CTO", "PDF", "TV", "ID", "OK", "AM", "PM", "UTC", "GMT", "SMS", "MMS", "PIN",
     "TAN", "OTP", "ATM", "SIM", "ESIM", "IT", "API", "APP", "USSD", "QR", "NFC", "VPN", "DNS", "IP", "LTE", "WIFI",
     "GPS", "AI", "FAQ", "HTTP", "HTTPS", "URL", "WWW", "SOS", "NGO", "GDP", "IBAN", "CVV", "CVC", "KYC", "DDOS",
-    "FBI", "IMEI", "VIP", "PR", "HR", "BBC", "CNN", "ISP", "ISPS", "SMSS", "РФ", "США", "СМС", "ПИН", "МВД"})
+    "FBI", "IMEI", "VIP", "PR", "HR", "BBC", "CNN", "ISP", "ISPS", "SMSS", "СМС", "ПИН", "МВД"})
 
 
 def names(article: Article, result: Classification) -> set[str]:

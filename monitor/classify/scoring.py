@@ -114,7 +114,7 @@ Hit = tuple[str, int, int, Term]
 # a name with a capital inside (WhatsApp, PayPal, iPhone, ВКонтакте). Only scripts with case.
 _NAME = None
 _DATELINE = None   # "WASHINGTON (AP) —", "BERLIN, 3. Dezember": a wire dateline names no actor
-_AGENCIES = frozenset({"AP", "AFP", "DPA", "ANSA", "EFE", "TASS", "RIA", "UPI", "PTI", "IANS", "KNA", "APA",
+NOT_ORGANISATIONS = frozenset({"AP", "AFP", "DPA", "ANSA", "EFE", "TASS", "RIA", "UPI", "PTI", "IANS", "KNA", "APA",
                        "SDA", "BNA", "WAM", "SPA", "QNA", "KUNA", "MENA", "VNA", "ANTARA", "ТАСС", "РИА", "CNA",
                        # places written as acronyms are not organisations
                        "TP", "HCM", "TPHCM", "UK", "US", "USA", "EU", "UN", "UAE", "KSA", "DKI", "NYC", "РФ", "США",
@@ -141,7 +141,7 @@ def _name_in_sentence(field: tuple[str, Folded], starts: list[int], sent: int, f
     letters = sum(ch.isalpha() for ch in piece)
     if not letters or sum(ch.isupper() for ch in piece) * 2 > letters:
         return False   # an all-capitals line says nothing about names
-    m = next((m for m in _NAME.finditer(piece) if m.group() not in _AGENCIES
+    m = next((m for m in _NAME.finditer(piece) if m.group() not in NOT_ORGANISATIONS
               and not (fld == "text" and sent == 0 and _DATELINE.match(piece[:m.end() + 1]))), None)
     if m is None:
         return False
