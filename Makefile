@@ -20,11 +20,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not conformance"
 
-# The real-world checks against the seeds and corpus in ../shared (NEWSMON_SHARED=DIR points elsewhere).
-SHARED ?= $(or $(NEWSMON_SHARED),../shared)
+# The real-world checks against the seeds and corpus in ../shared (NEWSMON_CORPUS=DIR points elsewhere;
+# NEWSMON_SHARED is its older name). Fails, never passes silently, when they are missing.
+SHARED ?= $(or $(NEWSMON_CORPUS),$(NEWSMON_SHARED),../shared)
 conformance: $(STAMP)
 	@test -d $(SHARED)/seeds -a -d $(SHARED)/corpus || { echo "make conformance: no seeds and corpus in $(SHARED)" >&2; exit 2; }
-	NEWSMON_SHARED=$(abspath $(SHARED)) $(BIN)/python -m pytest -q -m conformance
+	NEWSMON_CORPUS=$(abspath $(SHARED)) $(BIN)/python -m pytest -q -m conformance
 
 # The fault suite at full size: 50 kill -9s over 30 stories, bigger hostile sources, more fuzz examples.
 faults: $(STAMP)

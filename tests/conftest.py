@@ -1,5 +1,5 @@
 """Shared test fixtures. The seeds and the third-party corpus sit beside the checkout in ../shared
-(NEWSMON_SHARED=DIR points elsewhere). A test that reads them is marked `conformance`: `make test`
+(NEWSMON_CORPUS=DIR, or its older name NEWSMON_SHARED, points elsewhere). A test that reads them is marked `conformance`: `make test`
 deselects those (`-m "not conformance"`, the repository's own files alone), `make conformance` runs
 only those, and fails at once when ../shared is missing rather than skipping anything."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("NEWSMON_SHARED") or ROOT.parent / "shared")
+SHARED = Path(os.environ.get("NEWSMON_CORPUS") or os.environ.get("NEWSMON_SHARED") or ROOT.parent / "shared")
 CORPUS = SHARED / "corpus"
 SEEDS = SHARED / "seeds"
 
@@ -28,7 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not (CORPUS.is_dir() and SEEDS.is_dir()) and any(item.get_closest_marker("conformance") for item in items):
         raise pytest.UsageError(f"conformance tests selected, but the shared seeds and corpus are not at {SHARED} "
-                                "(set NEWSMON_SHARED, or deselect them with -m 'not conformance')")
+                                "(set NEWSMON_CORPUS, or deselect them with -m 'not conformance')")
 
 
 @pytest.fixture(scope="session")
