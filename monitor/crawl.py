@@ -65,7 +65,50 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
     }
     if config.path is not None:
         settings["NEWSMON_CONFIG"] = str(config.path)
+    # `scrapy crawl` from the project root: newsmon's own crawl command checks the config and the
+    # `-a source=` ids before Scrapy starts, so a typo costs one line, not a traceback (spiders/crawl.py)
+    settings["COMMANDS_MODULE"] = "spiders.crawl"
     return settings
+
+
+class SourceChoiceError(ValueError):
+    """`--source` / `-a source=` names a source that is not configured, or one of another type."""
+
+
+def unknown_source(config: Config, source_id: str) -> str:
+    """'unknown source "nope" (did you mean "nopa"?; known sources: a, b)'."""
+    from monitor.classify.rules import closest
+
+    known = [s.id for s in config.sources]
+    close = closest(source_id, known)
+    hint = f'did you mean "{close}"?; ' if close else ""
+    return f'unknown source "{source_id}" ({hint}known sources: {", ".join(known) or "none configured"})'
+
+
+def select_sources(config: Config, source_ids: list[str] | None,
+                   kinds: tuple[str, ...] = ("feed", "sitemap", "page")) -> list[Any]:
+    """The sources to poll: those named (whether enabled or not), else every enabled one of `kinds`.
+    Raises SourceChoiceError naming the first unknown id, or a source of another kind with the command
+    that polls it."""
+    if not source_ids:
+        return [s for s in config.sources if s.enabled and s.type in kinds]
+    chosen = []
+    for sid in dict.fromkeys(source_ids):
+        try:
+            source = config.source(sid)
+        except KeyError:
+            raise SourceChoiceError(unknown_source(config, sid)) from None
+        if source.type not in kinds:
+            raise SourceChoiceError(f'source "{sid}" is a {source.type}, not a{"n" if kinds[0][0] in "aeiou" else ""} '
+                                    f'{" or ".join(kinds)}: use scrapy crawl {source.type} -a source={sid}')
+        chosen.append(source)
+    return chosen
+
+
+def parse_source_arg(value: str | None) -> list[str] | None:
+    """`-a source=a,b` -> ["a", "b"]; None (every enabled source) when absent or empty."""
+    ids = [s.strip() for s in (value or "").split(",") if s.strip()]
+    return ids or None
 
 
 class _QuietThirdParty(logging.Filter):

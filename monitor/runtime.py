@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitor.config import Config, SourceConfig, load_config
 from monitor.errors import ConfigError
@@ -73,6 +75,9 @@ class Runtime:
         self.processor = Processor(config, self.store, self.rules, self.engine)
         self.reports: dict[str, PollReport] = {}
         self.metrics = None  # monitor.metrics.Metrics, set by the daemon
+        # Called by the StorePipeline with (article, source, outcome) after each article is processed
+        # (`newsmon crawl --dry-run` lists what a source yielded with it).
+        self.on_processed: Callable[[Any, SourceConfig, Any], None] | None = None
 
     @classmethod
     def from_path(cls, path: str | Path) -> Runtime:

@@ -162,7 +162,12 @@ class SourceSpider(scrapy.Spider):
         if spider.runtime is None:  # `scrapy crawl`: build one from the config file
             spider.runtime = Runtime.from_path(crawler.settings.get("NEWSMON_CONFIG", "config.yaml"))
             spider._owns_runtime = True
-        spider.sources = spider._select_sources()
+        try:
+            spider.sources = spider._select_sources()
+        except ValueError:
+            if spider._owns_runtime:
+                spider.runtime.close()
+            raise
         spider.in_flight = set()
         spider.pages_in_flight = {}
         from scrapy import signals
@@ -173,15 +178,11 @@ class SourceSpider(scrapy.Spider):
     _owns_runtime = False
 
     def _select_sources(self) -> list[SourceConfig]:
-        config = self.runtime.config
-        if self.source_arg:
-            wanted = [s.strip() for s in self.source_arg.split(",") if s.strip()]
-            chosen = [config.source(s) for s in wanted]  # KeyError names the unknown id
-            wrong = [s.id for s in chosen if s.type not in self.kinds]
-            if wrong:
-                raise ValueError(f"spider {self.name} polls {', '.join(self.kinds)} sources, not: {', '.join(wrong)}")
-            return chosen
-        return [s for s in config.sources if s.enabled and s.type in self.kinds]
+        """Raises SourceChoiceError (a ValueError) for an unknown id or a source of another kind;
+        `scrapy crawl` reports that in one line before the crawl starts (spiders/crawl.py)."""
+        from monitor.crawl import parse_source_arg, select_sources
+
+        return select_sources(self.runtime.config, parse_source_arg(self.source_arg), self.kinds)
 
     def closed(self, reason: str) -> None:
         if self._owns_runtime:

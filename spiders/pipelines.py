@@ -46,6 +46,9 @@ class StorePipeline:
             if hasattr(spider, "settled"):
                 spider.settled(source.id, item.queued_url)
         stats.inc_value(f"newsmon/items/{outcome.status}")
+        on_processed = getattr(runtime, "on_processed", None)  # crawl --dry-run's listing
+        if on_processed is not None:
+            on_processed(item, source, outcome)
         if runtime.metrics:
             runtime.metrics.articles.labels(source.id, outcome.status).inc()
             for cat in outcome.categories:
