@@ -13,7 +13,8 @@ from monitor.errors import ConfigError, StoreError
 from monitor.logs import setup_logging
 
 # Subcommands, each the module of that name under monitor.commands, in the order --help shows them.
-COMMANDS = ["run", "crawl", "validate", "check", "backtest", "replay", "status", "stories", "alerts", "silence", "demo"]
+COMMANDS = ["run", "crawl", "validate", "check", "backtest", "replay", "status", "stories", "alerts", "silence", "demo",
+            "sources", "completion"]
 
 
 def build_parser() -> argparse.ArgumentParser:

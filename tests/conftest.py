@@ -6,6 +6,7 @@ only those, and fails at once when ../shared is missing rather than skipping any
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,3 +62,27 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+_apt_updated = False
+
+
+def system_tool(command: str, package: str) -> str:
+    """The path of a program a test drives (Chromium, zsh, systemd-analyze), installed from Debian's
+    packages when it is missing and we may (root, apt-get): a test needing it never silently skips."""
+    global _apt_updated
+    found = shutil.which(command)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if not _apt_updated:
+            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
+            _apt_updated = True
+        result = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+                                env=env, capture_output=True, text=True, timeout=900)
+        found = shutil.which(command)
+        if found:
+            return found
+        pytest.fail(f"{command} is needed and `apt-get install {package}` failed: {result.stderr[-500:]}")
+    pytest.fail(f"{command} is needed by this test: install it (Debian/Ubuntu: apt-get install {package})")
