@@ -9,10 +9,20 @@ Durations are strings ("30s", "5m", "2h") parsed with monitor.durations.parse_du
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 
 from monitor.durations import parse_duration
 
@@ -211,13 +221,40 @@ ChannelConfig = Annotated[
     Field(discriminator="type"),
 ]
 
-MatchValue = str | list[str]
+def _match_value(value: Any) -> Any:
+    """A match value: a name, a "~regex", or a list of them."""
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) for item in items):
+        from monitor.yamlfile import describe
+
+        raise ValueError(f"must be text or a list of texts (got {describe(value)})")
+    for item in items:
+        if item.startswith("~"):
+            try:
+                re.compile(item[1:])
+            except re.error as exc:
+                raise ValueError(f'invalid regular expression "{item[1:]}": {exc}') from None
+    return value
+
+
+def _match_key(key: str) -> str:
+    if key not in MATCH_KEYS:
+        from monitor.classify.rules import closest
+
+        close = closest(key, MATCH_KEYS)
+        hint = f'did you mean "{close}"?; ' if close else ""
+        raise ValueError(f'unknown match key "{key}" ({hint}use one of: {", ".join(MATCH_KEYS)})')
+    return key
+
+
+MatchValue = Annotated[str | list[str], BeforeValidator(_match_value)]
+MatchKey = Annotated[str, AfterValidator(_match_key)]
 
 
 class RouteConfig(_Model):
     """One route: which alerts (match) go to which channels, and how they are grouped."""
 
-    match: dict[str, MatchValue] = {}   # category/entity/language/source/tag: value, list, or "~regex"
+    match: dict[MatchKey, MatchValue] = {}   # category/entity/language/source/tag: value, list, or "~regex"
     channels: list[str] = Field(min_length=1)
     continue_: bool = Field(False, alias="continue")
     group_by: list[str] = ["story"]      # one story, one thread of messages, whatever its categories
@@ -235,20 +272,6 @@ class RouteConfig(_Model):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f'unknown timezone "{v}" (use an IANA name such as "UTC" or "Europe/Berlin")') from None
-        return v
-
-    @field_validator("match")
-    @classmethod
-    def _match(cls, v: dict[str, MatchValue]) -> dict[str, MatchValue]:
-        for key, value in v.items():
-            if key not in MATCH_KEYS:
-                raise ValueError(f'unknown match key "{key}" (use one of: {", ".join(MATCH_KEYS)})')
-            for item in value if isinstance(value, list) else [value]:
-                if item.startswith("~"):
-                    try:
-                        re.compile(item[1:])
-                    except re.error as exc:
-                        raise ValueError(f'{key}: invalid regular expression "{item[1:]}": {exc}') from None
         return v
 
     @field_validator("group_by")
@@ -283,8 +306,32 @@ def check_references(
     channels: dict[str, Any], routes: list[RouteConfig]
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Cross-checks the schema can't express: undefined channels, routes after a catch-all."""
+    return reference_problems(
+        channels, [RouteRefs(list(enumerate(r.channels)), not r.match and not r.continue_) for r in routes])
+
+
+class RouteRefs:
+    """What reference_problems needs of one route: its channel names (index in the list, name) and
+    whether it is a catch-all (no match, no continue; None when unknown because those are invalid)."""
+
+    __slots__ = ("channels", "catch_all")
+
+    def __init__(self, channels: list[tuple[int, str]], catch_all: bool | None) -> None:
+        self.channels = channels
+        self.catch_all = catch_all
+
+
+def reference_problems(
+    channels: Iterable[str], routes: Sequence[RouteRefs | None]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """check_references on what parsed: the channel names defined (valid or not) and, per route (None
+    for one that is not even a mapping), the parts of it that are valid."""
+    from monitor.classify.rules import did_you_mean
+
+    names = [n for n in channels if isinstance(n, str)]
+    defined = set(names)
     problems: list[tuple[tuple[str | int, ...], str]] = []
-    for name in channels:
+    for name in names:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
             problems.append((("channels", name), "use letters, digits, '.', '_' and '-' (at most 64)"))
     catch_all: int | None = None
@@ -293,9 +340,11 @@ def check_references(
             problems.append(
                 (("routes", i), f'unreachable: routes[{catch_all}] has no match and no "continue: true"')
             )
-        for j, name in enumerate(route.channels):
-            if name not in channels:
-                problems.append((("routes", i, "channels", j), f'undefined channel "{name}"'))
-        if not route.match and not route.continue_ and catch_all is None:
+        if route is None:
+            continue
+        for j, name in route.channels:
+            if name not in defined:
+                problems.append((("routes", i, "channels", j), f'undefined channel "{name}"{did_you_mean(name, names)}'))
+        if route.catch_all and catch_all is None:
             catch_all = i
     return problems

@@ -16,15 +16,24 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 
-from alerts.config import ChannelConfig, DeliveryConfig, RouteConfig, check_references, is_http_url
+from alerts.config import ChannelConfig, DeliveryConfig, RouteConfig, RouteRefs, is_http_url, reference_problems
 from monitor import USER_AGENT
 from monitor.classify.config import ClassifyConfig
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.logs import register_secret
-from monitor.yamlfile import YamlDoc, load_yaml, substitute_env, validate_model
+from monitor.yamlfile import Parts, load_yaml, substitute_env, validate_parts
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -162,11 +171,13 @@ class SourceConfig(Section):
                 raise ValueError(f"invalid cron expression: {exc}") from None
         return v
 
-    @model_validator(mode="after")
-    def _selectors_only_for_pages(self) -> SourceConfig:
-        if self.selectors and self.type != "page":
-            raise ValueError("selectors apply to type: page only")
-        return self
+    @field_validator("selectors")
+    @classmethod
+    def _selectors_only_for_pages(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        kind = info.data.get("type")
+        if v and kind is not None and kind != "page":
+            raise ValueError(f'selectors apply to type: page only (this source is type: {kind})')
+        return v
 
     def max_age_td(self, crawl: CrawlConfig) -> timedelta:
         return timedelta(seconds=self.max_age if self.max_age is not None else crawl.max_age)
@@ -181,10 +192,23 @@ class StoriesConfig(Section):
 
 
 class ServerConfig(Section):
-    """The daemon's health and metrics endpoint (/healthz, /metrics)."""
+    """The daemon's HTTP endpoint: /healthz, /metrics, the status page (/) and the JSON API (/api/v1/).
+    `token`: a secret (write it as ${ENV_VAR}); when set, every request but /healthz needs
+    `Authorization: Bearer <token>` (the page also takes `?token=`). Empty: no token."""
 
     enabled: bool = True
     listen: str = "127.0.0.1:9464"
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        if v.get_secret_value() != v.get_secret_value().strip() or any(not c.isprintable() for c in v.get_secret_value()):
+            raise ValueError("must not have spaces around it or control characters")
+        register_secret(v.get_secret_value())   # written in the file itself: never in logs either
+        return v
 
     @field_validator("listen")
     @classmethod
@@ -222,8 +246,7 @@ class Config(Section):
         return self.path.parent if self.path else Path.cwd()
 
     def resolve(self, relative: str) -> Path:
-        p = Path(relative).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
+        return _resolve(self.base_dir, relative)
 
     @property
     def store_path(self) -> Path:
@@ -240,35 +263,75 @@ class Config(Section):
         raise KeyError(f'unknown source "{source_id}" (configured: {known})')
 
 
-def _cross_checks(doc: YamlDoc, config: Config) -> list[ConfigProblem]:
+def _resolve(base_dir: Path, relative: str) -> Path:
+    p = Path(relative).expanduser()
+    return p if p.is_absolute() else base_dir / p
+
+
+def _cross_checks(parts: Parts, base_dir: Path) -> list[ConfigProblem]:
+    """What the schema can't express, on every part of the file that parsed: a check runs unless its
+    own inputs are invalid (a duplicate id is found among sources with other problems, a route's
+    channels are looked up among channels whose settings are wrong)."""
+    doc = parts.doc
     problems = []
-    seen: dict[str, int] = {}
-    for i, src in enumerate(config.sources):
-        if src.id in seen:
-            problems.append(doc.problem(["sources", i, "id"], f'duplicate source id "{src.id}" (first at sources[{seen[src.id]}])'))
-        seen.setdefault(src.id, i)
-    for loc, message in check_references(config.channels, config.routes):
-        problems.append(doc.problem(list(loc), message))
-    paths: list[tuple[list[str | int], str | None]] = [(["store", "path"], config.store.path),
-                                                       (["classify", "watchlist"], config.classify.watchlist)]
-    paths += [(["classify", "keywords", i], p) for i, p in enumerate(config.classify.keywords)]
-    paths += [(["channels", name, "ca_file"], getattr(c, "ca_file", None)) for name, c in config.channels.items()]
-    for loc, value in paths:
-        if value is not None and (reason := _unusable_path(config, value)):
+    first: dict[str, int] = {}
+    for i, _ in parts.items("sources"):
+        sid = parts.get("sources", i, "id")
+        if not isinstance(sid, str):
+            continue
+        if sid in first:
+            problems.append(doc.problem(["sources", i, "id"], f'duplicate source id "{sid}" '
+                                        f'(first at line {doc.line_of(["sources", first[sid], "id"])})'))
+        else:
+            first[sid] = i
+    channels = parts.raw("channels")
+    if isinstance(channels, (dict, type(None))) and isinstance(parts.raw("routes"), list):
+        routes: list[RouteRefs | None] = [_route_refs(parts, i) for i, _ in parts.items("routes")]
+        for loc, message in reference_problems(channels or {}, routes):
+            problems.append(doc.problem(list(loc), message))
+    paths: list[list[str | int]] = [["store", "path"], ["classify", "watchlist"]]
+    paths += [["classify", "keywords", i] for i, _ in parts.items("classify", "keywords")]
+    paths += [["channels", name, "ca_file"] for name, _ in parts.items("channels")]
+    for loc in paths:
+        value = parts.get(*loc)
+        if isinstance(value, str) and (reason := _unusable_path(base_dir, value)):
             problems.append(doc.problem(loc, reason))
-    if not problems and (not config.store.path.strip() or config.store_path.is_dir()):
-        problems.append(doc.problem(["store", "path"], 'must name the SQLite file, e.g. "newsmon.db"'))
+        elif loc == ["store", "path"] and isinstance(value, str) and (
+                not value.strip() or _resolve(base_dir, value).is_dir()):
+            problems.append(doc.problem(loc, 'must name the SQLite file, e.g. "newsmon.db"'))
     return problems
 
 
-def _unusable_path(config: Config, value: str) -> str | None:
+def _route_refs(parts: Parts, i: int) -> RouteRefs | None:
+    """A route's channel names and whether it catches everything, from the parts of it that are valid."""
+    from pydantic import TypeAdapter
+
+    if not isinstance(parts.raw("routes", i), dict):
+        return None
+    names = [(j, n) for j, _ in parts.items("routes", i, "channels")
+             if isinstance(n := parts.get("routes", i, "channels", j), str)]
+    catch_all: bool | None = None
+    match, cont = parts.raw("routes", i, "match"), parts.raw("routes", i, "continue")
+    if match and isinstance(match, dict):
+        catch_all = False  # it has a match, valid or not
+    elif parts.usable("routes", i, "match") and parts.usable("routes", i, "continue"):
+        try:
+            catch_all = not match and not TypeAdapter(bool).validate_python(False if cont is None else cont)
+        except ValueError:
+            catch_all = None
+    return RouteRefs(names, catch_all)
+
+
+def _unusable_path(base_dir: Path, value: str) -> str | None:
     """Why a path written in the file can never be opened (None if it can, whether it exists or not)."""
     try:
-        config.resolve(value).exists()
+        _resolve(base_dir, value).exists()
     except RuntimeError as exc:  # "~nosuchuser/..."
         return str(exc)
     except OSError as exc:  # a name too long
         return exc.strerror or str(exc)
+    except ValueError as exc:  # a NUL byte
+        return str(exc)
     return None
 
 
@@ -305,25 +368,42 @@ def _register_secrets(config: Config) -> None:
                         parts.password or "")
 
 
-def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
-    """Read and validate a config file. Raises ConfigError with every problem found."""
+def check_config(path: str | Path, env: dict[str, str] | None = None) -> tuple[
+    Config | None, list[ConfigProblem], Parts | None
+]:
+    """Read and validate a config file in one pass: (the config or None, every problem found, sorted by
+    line, and the parts of the file that are valid, for further cross-checks; None when the file could
+    not even be read as YAML)."""
     path = Path(path)
     doc, problems = load_yaml(path, display_name=str(path))
     if problems:
-        raise ConfigError(problems)
+        return None, problems, None
     problems = substitute_env(doc, env)
-    config, more = validate_model(doc, Config)
+    config, more, parts = validate_parts(doc, Config)
     unset = {p.path for p in problems}  # a missing variable explains that value's other problems
+    for p in problems:
+        parts.spoil([int(k) if k.isdigit() else k for k in re.split(r"\.|\[|\]\.?", p.path) if k])
+    base_dir = path.resolve().parent
+    more += _cross_checks(parts, base_dir)
+    if config is not None:
+        more += [doc.problem(loc, message) for loc, message in _bad_numbers(config, [])]
+    else:
+        for loc, value in parts.validated(Config):
+            more += [doc.problem(at, message) for at, message in _bad_numbers(value, loc)]
     problems += [p for p in more if p.path not in unset]
+    problems.sort(key=lambda p: (p.line or 0))
     if config is not None:
         assert isinstance(config, Config)
         config.path = path.resolve()
-        problems += _cross_checks(doc, config)
-        problems += [doc.problem(loc, message) for loc, message in _bad_numbers(config, [])]
+    return (config if not problems else None), problems, parts
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a config file. Raises ConfigError with every problem found."""
+    config, problems, _ = check_config(path, env)
     if problems:
-        problems.sort(key=lambda p: (p.line or 0))
         raise ConfigError(problems)
-    assert isinstance(config, Config)
+    assert config is not None
     _register_secrets(config)
     for channel in config.channels.values():  # like every path in the file: relative to its directory
         if getattr(channel, "ca_file", None):

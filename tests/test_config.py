@@ -84,7 +84,7 @@ def test_empty_file_gives_embedded_defaults(tmp_path: Path) -> None:
         ("sources:\n  - id: a\n    url: https://e.com/\n", ["config.yaml:2 sources[0].type: required key is missing"]),
         (
             "sources:\n  - {id: a, type: rss, url: 'https://e.com/'}\n",
-            ["config.yaml:2 sources[0].type: Input should be 'feed', 'sitemap' or 'page'"],
+            ['config.yaml:2 sources[0].type: must be one of feed, sitemap, page (got "rss")'],
         ),
         (
             "sources:\n  - {id: a, type: feed, url: 'https://e.com/', interval: 500ms}\n",
@@ -92,7 +92,7 @@ def test_empty_file_gives_embedded_defaults(tmp_path: Path) -> None:
         ),
         (
             "sources:\n  - {id: a, type: feed, url: 'https://e.com/', selectors: [a]}\n",
-            ["config.yaml:2 sources[0]: selectors apply to type: page only"],
+            ["config.yaml:2 sources[0].selectors: selectors apply to type: page only (this source is type: feed)"],
         ),
         (
             "sources:\n  - {id: a, type: feed, url: 'https://e.com/', cron: 'every day'}\n",
@@ -104,7 +104,7 @@ def test_empty_file_gives_embedded_defaults(tmp_path: Path) -> None:
         ),
         (
             "sources:\n  - {id: a, type: feed, url: 'https://e.com/'}\n  - {id: a, type: feed, url: 'https://f.com/'}\n",
-            ['config.yaml:3 sources[1].id: duplicate source id "a" (first at sources[0])'],
+            ['config.yaml:3 sources[1].id: duplicate source id "a" (first at line 2)'],
         ),
         ("sources: [\n", ["config.yaml:2: YAML syntax: did not find expected node content (while parsing a flow node)"]),
         ("crawl: {delay: 1s}\ncrawl: {delay: 2s}\n", ['config.yaml:2: YAML syntax: found duplicate key "crawl"']),

@@ -61,20 +61,44 @@ def category_problems(values: Any, known: Iterable[str]) -> list[tuple[int | Non
     return out
 
 
-def _classify_section(doc: Any, config_problems: list[ConfigProblem]) -> Any:
-    """The classify section alone, when the rest of the config failed: so that the keyword files are
-    still checked. None when the section itself has problems."""
+def _classify_section(parts: Any) -> Any:
+    """The classify section as far as it is valid, when the config has problems: so that the keyword
+    files are still checked. A key with a problem is left at its default (an override with a problem
+    is left out); None when the section is not even a mapping."""
     from monitor.classify import ClassifyConfig
     from monitor.yamlfile import to_plain
 
-    if any(p.path == "classify" or p.path.startswith(("classify.", "classify[")) or not p.path
-           for p in config_problems):
+    raw = parts.raw("classify")
+    if raw is None:
+        return ClassifyConfig()
+    if not isinstance(raw, dict):
         return None
-    root = doc.root
-    section = root.get("classify") if isinstance(root, dict) else None
+    data: dict[Any, Any] = {}
+    for key, value in raw.items():
+        if parts.usable("classify", key):
+            data[key] = value
+        elif key == "categories" and isinstance(value, dict):
+            data[key] = {k: v for k, v in value.items() if parts.usable("classify", "categories", k)}
     try:
-        return ClassifyConfig.model_validate(to_plain(section) if section is not None else {})
+        return ClassifyConfig.model_validate(to_plain(data))
     except ValueError:
+        return None
+
+
+def _store_path(parts: Any, base_dir: Path) -> Path | None:
+    """Where the store is, when `store.path` is valid (or not written)."""
+    from monitor.config import StoreConfig, _resolve
+
+    if not isinstance(parts.raw("store"), (dict, type(None))) or not parts.usable("store", "path"):
+        return None
+    value = parts.get("store", "path")
+    if value is None:
+        value = StoreConfig().path
+    if not isinstance(value, str):
+        return None
+    try:
+        return _resolve(base_dir, value)
+    except (RuntimeError, OSError, ValueError):
         return None
 
 
@@ -159,47 +183,44 @@ def _silence_problems(store: Path, known: set[str]) -> list[ConfigProblem]:
 
 def run(args: argparse.Namespace) -> int:
     from monitor.classify import load_ruleset
-    from monitor.config import load_config
+    from monitor.config import check_config
     from monitor.errors import KeywordError
-    from monitor.yamlfile import load_yaml
+    from monitor.yamlfile import to_plain
 
     display = str(args.config)
-    config = None
-    problems: list[ConfigProblem] = []
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        problems = list(exc.problems)
-    doc, syntax = load_yaml(args.config, display_name=display)
-    if config is not None:
-        cfg, base_dir = config.classify, config.base_dir
-    else:
-        cfg, base_dir = (_classify_section(doc, problems) if not syntax else None), Path(args.config).resolve().parent
+    config, found, parts = check_config(args.config)
+    problems: list[ConfigProblem] = list(found)
+    base_dir = Path(args.config).resolve().parent
+    doc = parts.doc if parts is not None else None
+    cfg = config.classify if config is not None else _classify_section(parts) if parts is not None else None
 
     rules = None
     known: set[str] | None = None
-    if cfg is not None:
+    if cfg is not None and parts is not None:
         try:  # every category the files define, before the config's overrides (which may name unknown ones)
             rules = load_ruleset(cfg.model_copy(update={"categories": {}}), base_dir)
             known = set(rules.categories)
         except KeywordError as exc:
             problems += _located(exc.problems, doc, display)
             known = _declared_categories(cfg, base_dir)
-        if known is not None:
-            for name in cfg.categories:
-                if name not in known:
+        if known is not None:  # names of overrides, also of those whose settings have problems
+            for name, _ in parts.items("classify", "categories"):
+                if isinstance(name, str) and name not in known:
                     problems.append(doc.problem(["classify", "categories", name], unknown_category(name, known)))
-    if config is not None and known is not None:
+    if parts is not None and known is not None:
         targets = known | {HEALTH_CATEGORY}
-        for i, route in enumerate(config.routes):
-            if "category" in route.match:
-                for index, message in category_problems(route.match["category"], targets):
+        for i, _ in parts.items("routes"):
+            values = parts.get("routes", i, "match", "category")
+            if isinstance(values, (str, list)):
+                for index, message in category_problems(to_plain(values), targets):
                     loc: list[str | int] = ["routes", i, "match", "category"]
                     problems.append(doc.problem(loc + ([index] if index is not None else []), message))
-        try:
-            problems += _silence_problems(config.store_path, targets)
-        except StoreError as exc:
-            print(f"newsmon validate: warning: silences not checked: {exc}", file=sys.stderr)
+        store = config.store_path if config is not None else _store_path(parts, base_dir)
+        if store is not None:
+            try:
+                problems += _silence_problems(store, targets)
+            except StoreError as exc:
+                print(f"newsmon validate: warning: silences not checked: {exc}", file=sys.stderr)
     if not problems and cfg is not None and cfg.categories:
         rules = load_ruleset(cfg, base_dir)   # with the overrides: what the daemon will run
     if problems or config is None or rules is None:
