@@ -67,6 +67,9 @@ class AlertEngine:
             raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
         self.channels = dict(channels)
         self.routes = list(routes)
+        # deliveries queued so far to console channels: the pipeline logs a match that the console
+        # prints anyway at debug, so that each alert is reported once
+        self.console_deliveries = 0
         self.delivery = delivery
         self.store = store
         self.clock: Clock = clock or utcnow
@@ -146,6 +149,7 @@ class AlertEngine:
                 route = self.routes[route_index]
                 outbox.add_to_group(conn, route_index, route, channel, group_key(route, alert), item_id, now)
                 queued += 1
+                self.console_deliveries += self.channels[channel].type == "console"
         if queued:
             self._wake()
         return queued

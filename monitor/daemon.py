@@ -11,7 +11,13 @@
   A second signal exits at once.
 - SIGHUP, or a change to config.yaml or a keyword file: reload. A valid config takes effect without a
   restart; an invalid one is refused with the same messages as `newsmon validate`, the old one stays.
-- /healthz and /metrics on `server.listen`.
+- /healthz and /metrics on `server.listen`: 503 `degraded` while more than half of the enabled sources
+  polled are failing, or while the store fails.
+- One daemon per store: the store's lock (monitor/runinfo.py) is taken before the store is opened, and a
+  second `newsmon run` on it is refused (exit 2, naming the pid). Once started, the daemon writes the run
+  file `newsmon status` reads (pid, start time, health URL) and removes it on a clean stop.
+- After every enabled source has been polled once, one summary line: a warning when most of them failed
+  (`15 of 15 sources unreachable — no network? try `newsmon demo``), else `first cycle: ...` at info.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from monitor import runinfo
 from monitor.config import Config, load_config
 from monitor.errors import ConfigError
 from monitor.schedule import is_due, jitter_offset
@@ -36,6 +43,10 @@ FIRST_POLL_SPREAD = 30  # seconds over which the first polls after start are spr
 STORE_PAUSE = 10.0      # seconds without polls after a store write failed (each poll would fail too)
 DELIVERY_RESERVE = 5.0  # seconds of shutdown_grace kept for delivery to finish a send (at most a quarter)
 # crawl.* keys read per poll, so a reload applies them; the others configure Scrapy's engine at start.
+FIRST_CYCLE_CHECK = 1.0  # seconds between checks whether every source has been polled once since the start
+# Poll failures that say the network (or the host) is not there, as spiders.base.describe_failure words them.
+NETWORK_ERRORS = ("timed out", "DNS lookup failed", "connection refused", "connection closed",
+                  "Network is unreachable", "No route to host", "TCPTimedOutError", "ConnectError")
 RELOADABLE_CRAWL_KEYS = {"max_age", "health_after", "backoff_max", "jitter", "max_articles_per_poll",
                          "fetch_articles", "min_summary_chars", "shutdown_grace"}
 
@@ -51,6 +62,7 @@ class Daemon:
 
         self.config_path = Path(config_path)
         config = load_config(self.config_path)          # ConfigError: the caller reports it
+        self._lock = runinfo.acquire(config)            # runinfo.AlreadyRunning: likewise, before the store opens
         self.runtime = Runtime(config)                  # KeywordError (a ConfigError) likewise
         self.metrics = Metrics()
         self.runtime.metrics = self.metrics
@@ -66,6 +78,11 @@ class Daemon:
         self._mtimes = self._watched_mtimes()
         self._latency_since = utcnow()
         self.exit_code = 0
+        self.health_url: str | None = None
+        self._cycle_start = utcnow()
+        self._first_runs: dict[str, datetime] = {}    # source id -> its first poll after the start
+        self._awaiting: set[str] | None = None         # sources the first-cycle summary waits for
+        self._cycle_ids: list[str] = []                # the sources it is about
 
     @property
     def config(self) -> Config:
@@ -96,7 +113,9 @@ class Daemon:
         self.scheduler = TwistedScheduler(reactor=reactor, timezone=timezone.utc,
                                           job_defaults={"coalesce": True, "max_instances": 1,
                                                         "misfire_grace_time": 3600})
+        self._cycle_start = utcnow()
         self._schedule_all()
+        self._start_first_cycle()
         self.scheduler.start()
 
         if self.runtime.engine is not None:
@@ -105,17 +124,23 @@ class Daemon:
             from monitor.health import HealthServer
 
             try:
-                self.health_server = HealthServer(self.config.server.listen, self.metrics, self.health)
+                self.health_server = HealthServer(self.config.server.listen, self.metrics, self.health,
+                                                  config_provider=lambda: self.config,
+                                                  rules_provider=self.runtime.rules)
                 self.health_server.start()
             except OSError as exc:
                 log.error("health endpoint: cannot listen on %s: %s", self.config.server.listen, exc.strerror)
                 self.health_server = None
 
+        self._write_runinfo()
+
         self._loops = [task.LoopingCall(self._heartbeat), task.LoopingCall(self._watch),
-                       task.LoopingCall(self._observe_latency)]
+                       task.LoopingCall(self._observe_latency), task.LoopingCall(self._check_first_cycle)]
         self._loops[0].start(HEARTBEAT)
         self._loops[1].start(WATCH_EVERY, now=False)
         self._loops[2].start(2.0, now=False)
+        if self._awaiting is not None:
+            self._loops[3].start(FIRST_CYCLE_CHECK, now=False)
         for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
             signal.signal(sig, lambda *_a, _n=name: reactor.callFromThread(self.shutdown, _n))
         signal.signal(signal.SIGHUP, lambda *_a: reactor.callFromThread(self.reload, "SIGHUP"))
@@ -126,8 +151,31 @@ class Daemon:
         if not enabled:
             log.warning("no sources configured: add some under `sources:` in %s (or try `newsmon demo`)",
                         self.config_path)
-        reactor.run(installSignalHandlers=False)
+        try:
+            reactor.run(installSignalHandlers=False)
+        finally:
+            self._release()  # also after a second signal, which stops the reactor without _finish
         return self.exit_code
+
+    def _write_runinfo(self) -> None:
+        """The run file `newsmon status` reads: this pid and the health endpoint's real address."""
+        self.health_url = None
+        if self.health_server is not None:
+            host, _, port = self.health_server.address.rpartition(":")
+            host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # where to reach it
+            self.health_url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+        try:
+            runinfo.write(self.config, self.health_url)
+        except OSError as exc:
+            log.warning("cannot write %s (%s): `newsmon status` will not know this daemon runs",
+                        runinfo.path(self.config), exc.strerror or exc)
+
+    def _release(self) -> None:
+        try:
+            runinfo.remove(self.config)
+        except OSError as exc:
+            log.debug("removing the run file: %s", exc)
+        self._lock.release()
 
     # -- scheduling ------------------------------------------------------------------------------
 
@@ -148,6 +196,7 @@ class Daemon:
             first = now + timedelta(seconds=jitter_offset(source.id, min(source.interval, FIRST_POLL_SPREAD), 1.0))
             if state and state.next_poll and state.next_poll > first:
                 first = state.next_poll  # e.g. still backing off, or polled just before a restart
+            self._first_runs.setdefault(source.id, first)
             if source.cron:
                 trigger = CronTrigger.from_crontab(source.cron, timezone=timezone.utc)
                 trigger.jitter = int(offset) or None
@@ -247,6 +296,59 @@ class Daemon:
                  ", ".join(self.runtime.rules().categories))
         return True
 
+    # -- the first cycle -------------------------------------------------------------------------
+
+    def _start_first_cycle(self) -> None:
+        """Which sources the first-cycle summary waits for: those whose first poll comes within the start's
+        spread. A source held back from before the restart (backing off, Retry-After) counts as it stands."""
+        soon = self._cycle_start + timedelta(seconds=FIRST_POLL_SPREAD + 5)
+        states = self.runtime.store.all_source_states()
+        held = {sid for sid, st in states.items() if st.retry_after_until and st.retry_after_until > soon}
+        self._cycle_ids = list(self._first_runs)
+        self._awaiting = ({sid for sid, first in self._first_runs.items() if first <= soon and sid not in held}
+                          if self._first_runs else None)
+
+    def _check_first_cycle(self) -> None:
+        """LoopingCall until every enabled source has been polled once since the start; then one line."""
+        try:
+            if self.stopping or self._awaiting is None:
+                return
+            enabled = [s.id for s in self.config.sources if s.enabled]
+            states = self.runtime.store.all_source_states()
+            self._awaiting &= set(enabled)  # a reload may have removed some
+            start = self._cycle_start
+            if any(not (states.get(sid) and states[sid].last_poll and states[sid].last_poll >= start)
+                   for sid in self._awaiting):
+                return
+            considered = [sid for sid in self._cycle_ids if sid in enabled]
+            self._awaiting = None
+            if self._loops[3].running:
+                self._loops[3].stop()
+            if considered:
+                self._first_cycle_summary(considered, states)
+        except Exception:  # a LoopingCall that raises is over for good; the next tick tries again
+            log.debug("first-cycle check failed", exc_info=True)
+
+    def _first_cycle_summary(self, ids: list[str], states: dict[str, Any]) -> None:
+        failing = [sid for sid in ids if states.get(sid) and states[sid].consecutive_errors > 0]
+        total = len(ids)
+        names = ", ".join(failing[:10]) + (f", … ({len(failing) - 10} more)" if len(failing) > 10 else "")
+        extra = {"sources": total, "failing": len(failing)}
+        if failing and len(failing) * 2 > total:
+            network = [sid for sid in failing if any(w.lower() in (states[sid].last_error or "").lower()
+                                                     for w in NETWORK_ERRORS)]
+            if len(network) * 2 > len(failing):
+                which = "" if len(failing) == total else f" ({names})"
+                log.warning("%d of %d sources unreachable%s — no network? try `newsmon demo`", len(failing), total,
+                            which, extra=extra)
+            else:
+                log.warning("first cycle: %d sources polled, %d failing (%s); `newsmon status` shows why", total,
+                            len(failing), names, extra=extra)
+        elif failing:
+            log.info("first cycle: %d sources polled, %d failing (%s)", total, len(failing), names, extra=extra)
+        else:
+            log.info("first cycle: %d sources polled, none failing", total, extra=extra)
+
     # -- health ----------------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
@@ -260,25 +362,34 @@ class Daemon:
             self.shutdown("store vanished")
 
     def health(self) -> tuple[bool, dict[str, object]]:
+        """(ok, body) for /healthz. Not ok, in this order: `stopping`, `stalled` (the reactor stopped
+        ticking), `degraded` (the store fails, or more than half of the enabled sources polled so far are
+        failing: every poll of theirs ends in an error)."""
         stalled = time.monotonic() - self.last_tick > 6 * HEARTBEAT
         states = self.runtime.store.all_source_states()
-        failing = sorted(s.id for s in self.config.sources
-                         if s.id in states and states[s.id].consecutive_errors > 0)
+        enabled = [s.id for s in self.config.sources if s.enabled]
+        polled = [sid for sid in enabled if sid in states and states[sid].last_poll is not None]
+        failing = sorted(sid for sid in polled if states[sid].consecutive_errors > 0)
+        sources_degraded = bool(failing) and len(failing) * 2 > len(polled)
         pending = 0
         if self.runtime.engine is not None:
             pending = sum(c.get("pending", 0) for c in self.runtime.engine.stats().values())
         store = self.runtime.store_health
-        ok = not stalled and not self.stopping and not store.degraded
-        status = "stopping" if self.stopping else "stalled" if stalled else "degraded" if store.degraded else "ok"
+        degraded = store.degraded or sources_degraded
+        ok = not stalled and not self.stopping and not degraded
+        status = "stopping" if self.stopping else "stalled" if stalled else "degraded" if degraded else "ok"
         info: dict[str, object] = {
             "status": status,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
-            "sources": len([s for s in self.config.sources if s.enabled]),
+            "sources": len(enabled),
+            "polled_sources": len(polled),
             "failing_sources": failing,
             "alerts_pending": pending,
         }
         if store.degraded:
             info["store_error"] = store.error
+        if sources_degraded:
+            info["sources_error"] = f"{len(failing)} of {len(polled)} sources polled are failing"
         return ok, info
 
     def _observe_latency(self) -> None:
@@ -359,6 +470,7 @@ class Daemon:
         self._observe_latency()
         log.info(self.summary())
         self.runtime.close()
+        self._release()
         reactor.stop()
 
     def summary(self) -> str:

@@ -90,6 +90,7 @@ class Processor:
             if result.categories:
                 placement = self._place(conn, article_id, article, result, now)
                 outcome.story_id, outcome.copy_of = placement.story.id, placement.copy_of
+            console_before = self.engine.console_deliveries if self.engine is not None else 0
             if result.categories and fresh and self.engine is not None and placement.copy_of is None:
                 outcome.alerts = self.engine.enqueue(  # type: ignore[attr-defined]
                     conn,
@@ -102,7 +103,12 @@ class Processor:
                     now=now,
                 )
         if result.categories:
-            log.info(
+            # an alert the console prints tells the person at the terminal all this already: the text
+            # log line is then for -v only (a JSON log is read by machines, which want every match)
+            printed = (self.engine is not None and self.engine.console_deliveries > console_before
+                       and self.config.log.format == "text")
+            log.log(
+                logging.DEBUG if printed else logging.INFO,
                 "matched %s: %s (source=%s url=%s story=%s%s%s)",
                 ",".join(result.categories),
                 article.title[:120],

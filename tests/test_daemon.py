@@ -128,7 +128,9 @@ def test_new_stories_alert_health_endpoint_and_sigterm(tmp_path: Path) -> None:
             status = subprocess.run([sys.executable, "-m", "monitor", "status", "-c", "config.yaml"],
                                     cwd=tmp_path, capture_output=True, text=True, timeout=60)
             assert status.returncode == 0, status.stderr
+            assert str(daemon.proc.pid) in status.stdout, "status knows the daemon runs (monitor/runinfo.py)"
             lines = status.stdout.splitlines()
+            lines = lines[next(i for i, ln in enumerate(lines) if ln.startswith("SOURCE")):]
             assert lines[0].split() == ["SOURCE", "TYPE", "LAST", "POLL", "NEXT", "POLL", "NEW", "24H", "ARTICLES",
                                         "QUEUED", "ERRORS", "LAST", "ERROR"]
             assert lines[1].split()[:2] == ["news", "feed"] and lines[1].split()[-4:] == ["3", "3", "0", "0"]
@@ -306,7 +308,9 @@ def test_a_slow_page_is_requested_once_and_sigterm_keeps_to_the_grace_period(tmp
             assert len(site.requests_to(f"/news/{OUTAGE.slug}.html")) == 1, "one request per URL in flight"
             status = subprocess.run([sys.executable, "-m", "monitor", "status", "-c", "config.yaml"],
                                     cwd=tmp_path, capture_output=True, text=True, timeout=60)
-            assert status.stdout.splitlines()[1].split()[-2:] == ["1", "0"], status.stdout  # QUEUED, ERRORS
+            rows = status.stdout.splitlines()
+            row = rows[next(i for i, ln in enumerate(rows) if ln.startswith("SOURCE")) + 1]
+            assert row.split()[-2:] == ["1", "0"], status.stdout  # QUEUED, ERRORS
         finally:
             started = time.monotonic()
             code = daemon.stop(signal.SIGTERM)

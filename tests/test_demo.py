@@ -267,7 +267,10 @@ def test_demo_rejects_a_too_short_interval(tmp_path: Path) -> None:
 
 
 def test_demo_runs_the_daemon_and_shows_only_the_intended_alerts(tmp_path: Path) -> None:
-    result = run_newsmon("demo", "--duration", "20s", "--every", "2s", cwd=tmp_path, timeout=90)
+    """Every story that should alert is printed exactly once, including one published just before the end
+    (the demo waits for the daemon to poll it), no `matched ...` log line repeats a printed alert, and the
+    final line's counts agree."""
+    result = run_newsmon("demo", "--duration", "20s", "--every", "2s", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     alerts = console_titles(result.stdout)
     assert len(alerts) >= 3, result.stdout + result.stderr
@@ -275,14 +278,44 @@ def test_demo_runs_the_daemon_and_shows_only_the_intended_alerts(tmp_path: Path)
     assert len(published) >= 12 and any("should not alert" in line for line in published)
     # each alert is the first alert of a published alerting story, in its category, and each story prints once
     by_title = {s.title: s for s in STORIES}
-    out = {first_alert_title(by_title[line.split("] ", 1)[1].rsplit(" (should alert: ", 1)[0]])
-           for line in published if "(should alert: " in line}
+    out = [first_alert_title(by_title[line.split("] ", 1)[1].rsplit(" (should alert: ", 1)[0]])
+           for line in published if "(should alert: " in line]
     assert not [t for t in alerts if t.startswith("Update ")], "no demo story is an update of another"
-    assert [t for t in alerts if t not in out] == [], "only the published alerting stories alert, as intended"
-    assert len(set(alerts)) == len(alerts), "each story prints once"
+    assert sorted(alerts) == sorted(out), "every published alerting story alerts, once; nothing else does"
     for line in published:
         story = by_title[line.split("] ", 1)[1].rsplit(" (should", 1)[0]]
         assert line.endswith(f"(should alert: {category_label(story.expect)})" if story.alerting else "(should not alert)")
+    assert "demo: missed:" not in result.stdout
+    # the alert printed on the console is not logged again
+    assert " matched " not in result.stderr, result.stderr[-3000:]
+    assert "first cycle: 7 sources polled, none failing" in result.stderr
     summary = result.stdout.splitlines()[-1]
-    assert summary.startswith("demo: ") and f", {len(alerts)} alerts printed by the daemon in " in summary
+    assert summary.startswith(f"demo: {len(published)} stories published ({len(out)} should alert), "
+                              f"{len(out)} alerts printed by the daemon in "), summary
     assert summary.endswith("daemon exit code 0")
+
+
+def test_the_demo_waits_at_most_two_intervals_and_names_what_was_missed(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """No daemon store at all (nothing polled): after 2 x --interval the demo gives up and names each story."""
+    import argparse
+    import threading
+
+    from monitor.commands.demo import _wait_for_the_last_stories, outstanding
+
+    with DemoSite(initial=2) as site:
+        assert [len(x) for x in outstanding(site, tmp_path / "demo.db")] == [2, 0]
+        daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            start = time.monotonic()
+            args = argparse.Namespace(interval=0.5, duration=3.0)
+            assert _wait_for_the_last_stories(args, site, tmp_path / "demo.db", daemon, threading.Event()) is None
+            took = time.monotonic() - start
+        finally:
+            daemon.kill()
+            daemon.wait()
+        assert 0.9 <= took < 5
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == ("demo: 3s are up, no more stories; waiting for the daemon to poll and alert the last "
+                            "2 stories (at most 1s)")
+        assert lines[1:] == [f"demo: missed: [{p.story.language}] {p.story.title} was published but not polled "
+                             "within 1s of the end" for p in site.published]

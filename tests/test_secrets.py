@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,7 +186,11 @@ def test_daemon_logs_metrics_and_store_never_show_the_secret(tmp_path: Path, sit
     try:
         wait_until(lambda: len(site.requests_to(f"/feed/{SECRET}.xml")) >= 2, 30, "two failed polls")
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read().decode()
+        with pytest.raises(urllib.error.HTTPError) as failing:  # its only source fails: degraded, 503
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert failing.value.code == 503
+        health = failing.value.read().decode()
+        assert json.loads(health)["failing_sources"] == ["broken"]
         assert 'newsmon_polls_total{result="error",source="broken"}' in metrics
         assert_clean("/metrics", metrics)
         assert_clean("/healthz", health)

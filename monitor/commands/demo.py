@@ -4,8 +4,11 @@ Starts the demo news site (monitor/demo/site.py) on 127.0.0.1 with a few stories
 config into a temporary directory (sources: the site's feeds, sitemap and listing pages in seven
 languages, polled every 10s; the store in that directory; alerts to the console; the health/metrics
 server on a free loopback port), runs `newsmon run -c that_config` as a subprocess and streams its output,
-and publishes another story every few seconds. After --duration, on Ctrl-C or on SIGTERM it stops the
-daemon with SIGTERM, then the site, and prints one summary line.
+and publishes another story every few seconds. After --duration it stops publishing and lets the daemon
+poll what is out: it stops once every published story is stored and every one that should alert has had
+its alert printed, or after two more polling intervals at most, saying which stories were missed. Then (or
+at once on Ctrl-C or SIGTERM) it stops the daemon with SIGTERM, then the site, and prints one summary line.
+The daemon's own log shows no `matched ...` line for an alert it prints (alerts/console.py).
 
 `--site-only` serves the site alone (and prints a config for it), for trying `newsmon crawl --once`
 or your own config against it. Exit 0 when the daemon stopped cleanly; 1 when it failed or exited early.
@@ -17,6 +20,7 @@ import argparse
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -116,6 +120,44 @@ class _Stream(threading.Thread):
             self.dst.flush()
 
 
+def delivered(db: Path, urls: list[str]) -> dict[str, tuple[bool, bool, bool]]:
+    """url -> (stored, flagged, alert sent) for each of `urls`, read from the daemon's store (read-only,
+    while it runs). A URL not stored yet, or a store not there yet, is (False, False, False)."""
+    out = {u: (False, False, False) for u in urls}
+    if not db.exists():
+        return out
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
+    except sqlite3.Error:
+        return out
+    try:
+        rows = conn.execute(
+            """SELECT a.url, a.categories != '[]',
+                      EXISTS(SELECT 1 FROM alert_items i
+                               JOIN alert_outbox_items oi ON oi.item_id = i.id
+                               JOIN alert_outbox o ON o.id = oi.outbox_id
+                              WHERE i.article_id = a.id AND o.status = 'sent')
+                 FROM articles a""").fetchall()
+    except sqlite3.Error:   # e.g. the schema not created yet
+        return out
+    finally:
+        conn.close()
+    for url, flagged, sent in rows:
+        if url in out:
+            out[url] = (True, bool(flagged), bool(sent))
+    return out
+
+
+def outstanding(site, db: Path) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+    """(published stories not stored yet, stored stories that should alert whose alert is not out yet)."""
+    published = site.published
+    state = delivered(db, [site.url(p.story.path) for p in published])
+    unpolled = [p for p in published if not state[site.url(p.story.path)][0]]
+    unalerted = [p for p in published if p.story.alerting and state[site.url(p.story.path)][0]
+                 and not state[site.url(p.story.path)][2]]
+    return unpolled, unalerted
+
+
 def run(args: argparse.Namespace) -> int:
     from alerts.message import category_label
     from monitor.demo.site import DemoSite, Published
@@ -183,6 +225,8 @@ def _run_daemon(args: argparse.Namespace, site, config: Path, listen: str, stop:
             break
         stop.wait(min(0.2, max(0.0, args.duration - (time.monotonic() - started))))
     site.stop_timer()
+    if early is None and not stop.is_set():
+        early = _wait_for_the_last_stories(args, site, config.parent / "demo.db", daemon, stop)
     if early is None:
         daemon.send_signal(signal.SIGTERM)
         try:
@@ -203,3 +247,31 @@ def _run_daemon(args: argparse.Namespace, site, config: Path, listen: str, stop:
         print(f"demo: the daemon exited early with code {early} (see its messages above)", file=sys.stderr)
         return 1
     return 0 if daemon.returncode == 0 else 1
+
+
+def _wait_for_the_last_stories(args: argparse.Namespace, site, db: Path, daemon: subprocess.Popen,  # type: ignore[no-untyped-def]
+                               stop: threading.Event) -> int | None:
+    """After --duration: wait until every published story is stored and every alert it should give is
+    printed, for two polling intervals at most; then say plainly which were missed. Returns the daemon's
+    exit code if it exited meanwhile, else None."""
+    cap = 2 * args.interval
+    unpolled, unalerted = outstanding(site, db)
+    if unpolled or unalerted:
+        n = len(unpolled) + len(unalerted)
+        print(f"demo: {args.duration:g}s are up, no more stories; waiting for the daemon to poll and alert the last "
+              f"{n} {'story' if n == 1 else 'stories'} (at most {cap:g}s)", flush=True)
+    deadline = time.monotonic() + cap
+    while (unpolled or unalerted) and not stop.is_set() and time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            return daemon.returncode
+        stop.wait(0.25)
+        unpolled, unalerted = outstanding(site, db)
+    if stop.is_set():
+        return None
+    for p in unpolled:
+        print(f"demo: missed: [{p.story.language}] {p.story.title} was published but not polled within {cap:g}s "
+              "of the end", flush=True)
+    for p in unalerted:
+        print(f"demo: missed: [{p.story.language}] {p.story.title} should have alerted "
+              f"({p.story.expect}) but its alert was not printed within {cap:g}s of the end", flush=True)
+    return None
