@@ -1,5 +1,7 @@
 """The daemon's HTTP endpoint on `server.listen` (default 127.0.0.1:9464): `/healthz` (JSON, 200 while
-the scheduler is ticking, 503 when it has stalled) and `/metrics` (Prometheus text format)."""
+the scheduler is ticking, 503 when it has stalled; always open), `/metrics` (Prometheus text format) and,
+when the daemon passes its config, the status page and the JSON API (monitor/web: every other path).
+With `server.token` set, everything but /healthz needs `Authorization: Bearer <token>`."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024   # bytes: a POST body larger than this is refused (413)
 
 
 class _Server(ThreadingHTTPServer):
@@ -30,33 +35,96 @@ class _Server(ThreadingHTTPServer):
 
 
 class HealthServer:
-    def __init__(self, listen: str, metrics: Metrics, health: Callable[[], tuple[bool, dict[str, object]]]) -> None:
+    def __init__(self, listen: str, metrics: Metrics, health: Callable[[], tuple[bool, dict[str, object]]],
+                 config_provider: Callable[[], Any] | None = None,
+                 rules_provider: Callable[[], Any] | None = None) -> None:
         host, _, port = listen.rpartition(":")
         self.metrics = metrics
         self.health = health
+        self.config_provider = config_provider
+        self.app = None
+        if config_provider is not None:
+            from monitor.web import WebApp
+
+            self.app = WebApp(config_provider, rules_provider)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            server_version = "newsmon"
+            sys_version = ""
+
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
-                path = self.path.split("?")[0]
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):   # every method: the app answers 405 (with Allow) where it must
+                    return self._any
+                raise AttributeError(name)
+
+            def _any(self) -> None:
+                path, _, query = self.path.partition("?")
+                if path in ("/metrics", "/healthz", "/health") and self.command in ("GET", "HEAD"):
+                    self._builtin(path, query)
+                    return
+                if outer.app is None:
+                    self._send(404, b"not found: try /healthz or /metrics\n", "text/plain")
+                    return
+                from monitor.web import Request
+
+                length = self.headers.get("Content-Length")
+                body = b""
+                if length:
+                    if not length.isdigit():
+                        self._send(400, b'{"error": "bad Content-Length"}', "application/json")
+                        return
+                    if int(length) > MAX_BODY:
+                        self.close_connection = True
+                        self._send(413, b'{"error": "the body is too large"}', "application/json")
+                        return
+                    body = self.rfile.read(int(length))
+                elif self.headers.get("Transfer-Encoding"):
+                    self.close_connection = True
+                    self._send(411, b'{"error": "send a Content-Length"}', "application/json")
+                    return
+                try:
+                    target = unquote(path, errors="strict")
+                except UnicodeDecodeError:
+                    target = "\ufffd"
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                resp = outer.app.handle(Request(self.command, target, query, headers, body, self.client_address[0]))
+                self._send(resp.status, resp.body, resp.content_type, resp.headers)
+
+            def _builtin(self, path: str, query: str) -> None:
+                if path == "/metrics" and outer.app is not None:
+                    from monitor.web import Request
+                    from monitor.web.app import HTTPError
+
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    try:
+                        outer.app.check_auth(Request(self.command, path, query, headers, b"", self.client_address[0]),
+                                             outer.config_provider())  # type: ignore[misc]
+                    except HTTPError as exc:
+                        body = json.dumps({"error": exc.message}).encode()
+                        self._send(exc.status, body, "application/json", exc.headers)
+                        return
                 if path == "/metrics":
                     body = generate_latest(outer.metrics.registry)
                     self._send(200, body, CONTENT_TYPE_LATEST)
-                elif path in ("/healthz", "/health"):
+                else:
                     ok, info = outer.health()
                     self._send(200 if ok else 503, json.dumps(info).encode(), "application/json")
-                else:
-                    self._send(404, b"not found: try /healthz or /metrics\n", "text/plain")
 
-            def _send(self, status: int, body: bytes, ctype: str) -> None:
+            def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
+                extra = dict(headers or {})
+                length = extra.pop("Content-Length", None)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", length or str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":
+                    self.wfile.write(body)
 
         self.server = _Server((host.strip("[]") or "127.0.0.1", int(port)), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="health", daemon=True)
@@ -68,8 +136,27 @@ class HealthServer:
 
     def start(self) -> None:
         self.thread.start()
-        log.info("health and metrics on http://%s/healthz and /metrics", self.address)
+        if self.app is None:
+            log.info("health and metrics on http://%s/healthz and /metrics", self.address)
+            return
+        log.info("status page on http://%s/, API on /api/v1/, health and metrics on /healthz and /metrics",
+                 self.address)
+        config = self.config_provider() if self.config_provider is not None else None
+        host = str(self.server.server_address[0])
+        if config is not None and config.server.token is None and not _loopback(host):
+            log.warning("server.listen %s is reachable from other machines and server.token is not set: anyone "
+                        "who can reach it can read the status page and the API (changes are refused from "
+                        "other machines); set server.token, or listen on 127.0.0.1", config.server.listen)
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -54,6 +54,25 @@ def test_base_image_and_install_from_the_lock(dockerfile: list[dict]) -> None:
     assert (ROOT / "requirements.lock").is_file()
     copied = [v.split() for v in instructions(dockerfile, "COPY")]
     assert any("requirements.lock" in c[:-1] for c in copied)
+    assert not any("requirements-test.lock" in r for r in runs)   # no pytest, Playwright, … in the image
+
+
+def pins(name: str) -> dict[str, str]:
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+    return dict((re.sub(r"[-_.]+", "-", n).lower(), v) for n, v in
+                (line.split("==") for line in lines if line and not line.startswith("#")))
+
+
+def test_the_locks_pin_what_pyproject_declares_and_keep_tests_apart() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime, test = pins("requirements.lock"), pins("requirements-test.lock")
+    assert set(runtime) & set(test) == set()
+    for lock, declared in ((runtime, project["dependencies"]), (test, project["optional-dependencies"]["test"])):
+        for requirement in declared:
+            name, version = requirement.split("==")
+            assert lock.get(re.sub(r"[-_.]+", "-", name).lower()) == version, requirement
 
 
 def test_every_copy_source_exists_and_is_not_docker_ignored(dockerfile: list[dict]) -> None:

@@ -111,6 +111,7 @@ def readme_commands() -> list[str]:
                 lines.append(line)
     for span in re.findall(r"`(newsmon [^`]+)`", README):
         lines.append(span)
+    lines = [re.split(r" >>? ", line)[0] for line in lines if "<Tab>" not in line]  # keystrokes are no command
     return sorted(set(lines))
 
 

@@ -18,13 +18,9 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 from monitor.errors import NotifyError
 from monitor.logs import redact
-
-if TYPE_CHECKING:
-    from alerts.outbox import OutboxRow
 
 HELP = "test a channel, list the alert outbox, retry dead letters"
 
@@ -58,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(config.store_path)
     try:
         if args.action == "list":
-            return _list(store, args.status, args.limit, args.format)
-        return _retry(store, args)
+            return _list(config, store, args.status, args.limit, args.format)
+        return _retry(config, store, args)
     finally:
         store.close()
 
@@ -90,57 +86,51 @@ WHEN_TEXT = {"held": "due", "ready": "due", "sending": "lease ends", "retrying":
              "dead": "given up"}
 
 
-def _list(store: object, status: str | None, limit: int, fmt: str = "table") -> int:
+def _list(config: object, store: object, status: str | None, limit: int, fmt: str = "table") -> int:
     from alerts.engine import utcnow
-    from alerts.outbox import list_rows
+    from monitor import views
     from monitor.textutil import table
 
     now = utcnow()
-    rows = list_rows(store, status, limit, now)  # type: ignore[arg-type]
+    rows = views.alerts(config, store, status, limit, now)
     if fmt == "json":
-        print(redact(json.dumps([_json(r) for r in rows], ensure_ascii=False, indent=2)))
+        print(redact(json.dumps(rows, ensure_ascii=False, indent=2)))
         return 0
     if not rows:
         print("no alert messages" + (f" ({status})" if status else ""))
         return 0
     cells = [["ID", "STATE", "WHEN (UTC)", "CHANNEL", "MODE", "ALERTS", "ATTEMPTS", "CREATED (UTC)", "TITLE"]]
     for r in rows:
-        when = f"{WHEN_TEXT[r.state]} {_time(r.due)}" if r.due else "-"
-        cells.append([str(r.id), STATE_TEXT[r.state], when, r.channel, r.mode, str(r.alerts), str(r.attempts),
-                      _time(r.created), redact(" ".join(r.title.split())[:80])])
+        when = f"{WHEN_TEXT[r['state']]} {_time(_dt(r['due']))}" if r["due"] else "-"
+        cells.append([str(r["id"]), STATE_TEXT[r["state"]], when, r["channel"], r["mode"], str(r["alerts"]),
+                      str(r["attempts"]), _time(_dt(r["created"])), redact(" ".join(r["title"].split())[:80])])
     lines = table(cells, numeric={0, 5, 6}).splitlines()
     print(lines[0])
-    indent = " " * (len(str(max(r.id for r in rows))) + 2)
+    indent = " " * (len(str(max(r["id"] for r in rows))) + 2)
     for r, line in zip(rows, lines[1:], strict=True):
         print(line)
-        if r.last_error:
-            label = "reason" if r.state == "dead" else "last error"
-            print(f"{indent}{label}: {redact(r.last_error)}")
+        if r["last_error"]:
+            label = "reason" if r["state"] == "dead" else "last error"
+            print(f"{indent}{label}: {redact(r['last_error'])}")
     return 0
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _time(dt: datetime | None) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if dt else "-"
 
 
-def _json(r: OutboxRow) -> dict[str, object]:
-    def iso(dt: datetime | None) -> str | None:
-        return dt.isoformat() if dt else None
-
-    return {"id": r.id, "channel": r.channel, "state": r.state, "status": r.status, "due": iso(r.due),
-            "mode": r.mode, "group_key": r.group_key, "alerts": r.alerts, "attempts": r.attempts,
-            "created": iso(r.created), "last_attempt": iso(r.last_attempt), "last_error": r.last_error,
-            "title": r.title}
-
-
-def _retry(store: object, args: argparse.Namespace) -> int:
+def _retry(config: object, store: object, args: argparse.Namespace) -> int:
     from alerts.engine import utcnow
-    from alerts.outbox import retry
+    from monitor import views
 
     if bool(args.ids) == bool(args.all_dead):
         print("alerts retry: give message IDs or --all-dead", file=sys.stderr)
         return 2
-    n = retry(store, utcnow(), None if args.all_dead else args.ids)  # type: ignore[arg-type]
+    n = views.retry(config, store, None if args.all_dead else args.ids, utcnow())
     print(f"requeued {n} dead message{'s' if n != 1 else ''}")
     if args.ids and n < len(args.ids):
         print(f"alerts retry: {len(args.ids) - n} of the IDs given are not dead letters", file=sys.stderr)

@@ -5,7 +5,8 @@
     newsmon silence expire ID
 Matchers use the route `match` keys (category, entity, language, source, tag); KEY=~REGEX matches the
 whole value; several values for one key mean any of them. Expired silences stop applying by themselves.
-Reads `store.path` from the config.
+Reads `store.path` from the config. The same functions as the status page and /api/v1/silences
+(monitor/views.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from datetime import timedelta
-
-from monitor.durations import format_duration, parse_duration
+from datetime import datetime
 
 HELP = "add, list and expire alert silences"
 
@@ -37,18 +36,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alerts.engine import utcnow
-    from alerts.routing import parse_matchers
-    from alerts.silences import add_silence, expire_silence, list_silences
+    from monitor import views
     from monitor.config import load_config
     from monitor.store import open_store
 
     now = utcnow()
     if args.action == "add":
         try:
-            match = parse_matchers(args.match)
-            seconds = parse_duration(args.duration)
-            if seconds <= 0:
-                raise ValueError(f'--for must be positive: "{args.duration}"')
+            views.parse_silence(args.match, args.duration)
         except ValueError as exc:
             print(f"silence add: {exc}", file=sys.stderr)
             return 2
@@ -56,22 +51,25 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(config.store_path)
     try:
         if args.action == "add":
-            sid = add_silence(store, match, timedelta(seconds=seconds), now, args.reason, _user())
-            print(f"silence {sid} added for {format_duration(seconds)}")
+            made = views.add_silence(config, store, args.match, args.duration, args.reason, _user(), now)
+            print(f"silence {made['id']} added for {made['duration']}")
             return 0
         if args.action == "expire":
-            if expire_silence(store, args.id, now):
-                print(f"silence {args.id} expired")
-                return 0
-            print(f"silence expire: no active silence {args.id}", file=sys.stderr)
-            return 1
-        silences = list_silences(store, now, include_expired=args.all)
+            try:
+                views.expire_silence(config, store, args.id, now)
+            except views.NotFound as exc:
+                print(f"silence expire: {exc}", file=sys.stderr)
+                return 1
+            print(f"silence {args.id} expired")
+            return 0
+        silences = views.silences(config, store, include_expired=args.all, now=now)
         if not silences:
             print("no active silences" if not args.all else "no silences")
         for s in silences:
-            state = "active" if s.active(now) else "expired"
-            print(f"{s.id:>4}  {state:<7}  until {s.ends_at.strftime('%Y-%m-%d %H:%M')} UTC  {s.matchers}"
-                  + (f"  — {s.reason}" if s.reason else "") + (f"  ({s.created_by})" if s.created_by else ""))
+            state = "active" if s["active"] else "expired"
+            ends = datetime.fromisoformat(s["ends_at"])
+            print(f"{s['id']:>4}  {state:<7}  until {ends.strftime('%Y-%m-%d %H:%M')} UTC  {s['matchers']}"
+                  + (f"  — {s['reason']}" if s["reason"] else "") + (f"  ({s['created_by']})" if s["created_by"] else ""))
         return 0
     finally:
         store.close()

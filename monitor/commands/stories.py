@@ -20,6 +20,7 @@ import sys
 from datetime import datetime, timedelta
 
 from monitor.durations import parse_duration
+from monitor.store.sqlite import from_iso
 
 HELP = "list stories, show one, merge or split them by hand"
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from monitor.errors import StoreError
     from monitor.store import open_store
     from monitor.story_ops import WINDOW, StoryError
+    from monitor.views import NotFound
 
     action = args.action or "list"
     since = None
@@ -68,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(config.store_path)
     try:
         if action == "list":
-            return _list(store, now, window, args.open, since, args.format, max(args.limit, 1))
+            return _list(config, store, now, args.open, since, args.format, max(args.limit, 1))
         if action == "show":
-            return _show(store, now, window, args.id, args.format)
+            return _show(config, store, now, args.id, args.format)
         if action == "merge":
             return _merge(store, now, window, args.a, args.b)
         return _split(store, now, window, args.id, args.article)
-    except StoryError as exc:
+    except (StoryError, NotFound) as exc:
         print(f"stories {action}: {exc}", file=sys.stderr)
         return 2
     except sqlite3.OperationalError as exc:  # locked longer than the busy timeout: the daemon is writing
@@ -99,14 +101,14 @@ def _sources(sources: list[str]) -> str:
     return f"{len(sources)}: {shown}{more}" if sources else "0"
 
 
-def _list(store, now, window, open_only, since, fmt, limit) -> int:  # type: ignore[no-untyped-def]
-    from monitor.story_ops import list_stories
+def _list(config, store, now, open_only, since, fmt, limit) -> int:  # type: ignore[no-untyped-def]
+    from monitor import views
 
-    stories = list_stories(store.conn, now, open_only, since, window=window, limit=limit + 1)
+    stories = views.stories(config, store, open_only=open_only, since=since, limit=limit + 1, now=now)
     more = len(stories) > limit
     stories = stories[:limit]
     if fmt == "json":
-        print(json.dumps({"stories": [s.to_json() for s in stories]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"stories": stories}, ensure_ascii=False, indent=2))
         return 0
     if not stories:
         print("no open stories" if open_only else "no stories")
@@ -116,47 +118,48 @@ def _list(store, now, window, open_only, since, fmt, limit) -> int:  # type: ign
     rows = [["ID", "STATE", "FIRST (UTC)", "LAST (UTC)", "ARTICLES", "CATEGORIES", "ENTITIES", "LANGUAGES",
              "SOURCES", "TITLE"]]
     for s in stories:
-        rows.append([str(s.id), s.state, _when(s.first_seen), _when(s.last_seen), str(s.articles),
-                     ", ".join(s.categories) or "-", ", ".join(s.entities) or "-", ", ".join(s.languages) or "-",
-                     _sources(s.sources), _short(s.title, TITLE_WIDTH)])
+        rows.append([str(s["id"]), s["state"], _when(from_iso(s["first_seen"])), _when(from_iso(s["last_seen"])),
+                     str(s["articles"]), ", ".join(s["categories"]) or "-", ", ".join(s["entities"]) or "-",
+                     ", ".join(s["languages"]) or "-", _sources(s["sources"]), _short(s["title"], TITLE_WIDTH)])
     print(table(rows, numeric={0, 4}))
     if more:
         print(f"(the latest {limit} shown: --limit N for more)")
     return 0
 
 
-def _show(store, now, window, story_id, fmt) -> int:  # type: ignore[no-untyped-def]
-    from monitor.story_ops import story_detail
+def _show(config, store, now, story_id, fmt) -> int:  # type: ignore[no-untyped-def]
+    from monitor import views
 
-    d = story_detail(store.conn, story_id, now, window=window)
-    s = d.story
+    d = views.story(config, store, story_id, now)
+    s, articles = d["story"], d["articles"]
     if fmt == "json":
-        print(json.dumps({"story": s.to_json(), "articles": [a.to_json() for a in d.articles]},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps({"story": s, "articles": [{k: v for k, v in a.items() if k != "copy_story"}
+                                                   for a in articles]}, ensure_ascii=False, indent=2))
         return 0
-    if s.merged_into is not None:
-        print(f"story {s.id} was merged into story {s.merged_into}: see `newsmon stories show {s.merged_into}`")
+    if s["merged_into"] is not None:
+        print(f"story {s['id']} was merged into story {s['merged_into']}: see `newsmon stories show {s['merged_into']}`")
         return 0
-    print(f"story {s.id} ({s.state}): {s.title}")
-    print(f"  categories: {', '.join(s.categories) or '-'}")
-    print(f"  entities:   {', '.join(s.entities) or '-'}")
-    print(f"  languages:  {', '.join(s.languages) or '-'}")
-    print(f"  sources:    {len(s.sources)}: {', '.join(s.sources)}")
-    n_copies = sum(a.copy_of is not None for a in d.articles)
+    print(f"story {s['id']} ({s['state']}): {s['title']}")
+    print(f"  categories: {', '.join(s['categories']) or '-'}")
+    print(f"  entities:   {', '.join(s['entities']) or '-'}")
+    print(f"  languages:  {', '.join(s['languages']) or '-'}")
+    print(f"  sources:    {len(s['sources'])}: {', '.join(s['sources'])}")
+    n_copies = sum(a["copy_of"] is not None for a in articles)
     copies_text = f" ({n_copies} cop{'ies' if n_copies != 1 else 'y'})" if n_copies else ""
-    print(f"  reports:    {s.articles}{copies_text}, first {_when(s.first_seen)} UTC, last {_when(s.last_seen)} UTC")
-    if not d.articles:
+    print(f"  reports:    {s['articles']}{copies_text}, first {_when(from_iso(s['first_seen']))} UTC,"
+          f" last {_when(from_iso(s['last_seen']))} UTC")
+    if not articles:
         return 0
     from monitor.textutil import table
 
-    copies = any(a.copy_of is not None for a in d.articles)
+    copies = n_copies > 0
     rows = [["ID", "PUBLISHED", "FETCHED", "SOURCE", "LANG", *(["COPY"] if copies else []), "TITLE", "URL"]]
-    for a in d.articles:
+    for a in articles:
         mark = ""
-        if a.copy_of is not None:
-            mark = f"copy of #{a.copy_of}" + (f" (story {a.copy_story})" if a.copy_story is not None else "")
-        rows.append([str(a.id), _when(a.published), _when(a.fetched), a.source, a.language or "-",
-                     *([mark] if copies else []), _short(a.title, TITLE_WIDTH), a.url])
+        if a["copy_of"] is not None:
+            mark = f"copy of #{a['copy_of']}" + (f" (story {a['copy_story']})" if a["copy_story"] is not None else "")
+        rows.append([str(a["id"]), _when(from_iso(a["published"])), _when(from_iso(a["fetched"])), a["source"],
+                     a["language"] or "-", *([mark] if copies else []), _short(a["title"], TITLE_WIDTH), a["url"]])
     print()
     print(table(rows, numeric={0}))
     return 0
