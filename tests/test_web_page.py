@@ -8,10 +8,7 @@ Chromium is installed when missing (apt-get, as root); otherwise the test fails 
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
-import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,45 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_newsmon
+from tests.conftest import run_newsmon, system_tool
 from tests.test_web_api import Server, Site, build_store
 
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--disable-dev-shm-usage"]
-CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
-INSTALL_HINT = ("Chromium is needed for the status page tests: as root, "
-                "`apt-get update && apt-get install -y --no-install-recommends chromium`")
-
-
-def _find_chromium() -> str | None:
-    for path in CANDIDATES:
-        if os.access(path, os.X_OK):
-            return path
-    return shutil.which("chromium")
-
-
-def chromium_path() -> str:
-    found = _find_chromium()
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"no Chromium at {', '.join(CANDIDATES)}. {INSTALL_HINT}", pytrace=False)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        if proc.returncode != 0:
-            pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}\n{INSTALL_HINT}",
-                        pytrace=False)
-    found = _find_chromium()
-    if not found:
-        pytest.fail(f"apt-get installed chromium, but it is not at {', '.join(CANDIDATES)}", pytrace=False)
-    return found
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_path()
+    executable = system_tool("chromium", "chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
