@@ -274,6 +274,12 @@ class Daemon:
             self._mtimes = self._watched_mtimes()
             return False
         old = self.runtime.config
+        if old.store.path != new.store.path or old.server != new.server:
+            # the store stays open and the status page keeps its address and token until a restart: what
+            # reads the config (the page and API, the run file) must not act on the new values meanwhile
+            log.warning("store.path and server settings (listen, token) take effect at the next restart; "
+                        "until then the store and the status page's address and token stay as they were")
+            new = new.model_copy(update={"store": old.store, "server": old.server})
         self.runtime.config = new
         self.runtime.processor.config = new
         alerting = ("channels", "routes", "delivery")
@@ -287,8 +293,6 @@ class Daemon:
         if old.crawl.model_dump(exclude=RELOADABLE_CRAWL_KEYS) != new.crawl.model_dump(exclude=RELOADABLE_CRAWL_KEYS):
             log.warning("crawl connection settings (concurrency, delay, timeout, size, robots, user agent) "
                         "changed: they take effect at the next restart")
-        if old.store.path != new.store.path or old.server != new.server:
-            log.warning("store.path and server settings take effect at the next restart")
         self._schedule_all()
         self._mtimes = self._watched_mtimes()
         self.metrics.reloads.labels("ok").inc()

@@ -344,3 +344,36 @@ def test_a_reload_that_fails_in_any_way_is_refused_and_the_watcher_keeps_going(t
             assert "Traceback" not in daemon.output, daemon.output[-3000:]
         finally:
             assert daemon.stop() == 0, daemon.output[-3000:]
+
+
+def test_a_reload_keeps_the_store_and_the_status_pages_token_until_a_restart(tmp_path: Path) -> None:
+    """Editing server.token or store.path and reloading must not open the API, move its writes to another
+    store or lose the run file: those settings wait for a restart, as the warning says."""
+    import urllib.error
+
+    port = free_port()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f'store: {{path: first.db}}\nserver: {{listen: "127.0.0.1:{port}", token: "s3cret-token"}}\n',
+                   encoding="utf-8")
+    daemon = DaemonProcess(cfg)
+    try:
+        daemon.wait_for_line("newsmon running")
+        mark = len(daemon.lines)
+        cfg.write_text(f'store: {{path: second.db}}\nserver: {{listen: "127.0.0.1:{port}"}}\n', encoding="utf-8")
+        os.kill(daemon.proc.pid, signal.SIGHUP)
+        warning = daemon.wait_for_line("take effect at the next restart", after=mark)
+        assert "store.path and server settings" in warning
+        daemon.wait_for_line("reloaded:", after=mark)
+        url = f"http://127.0.0.1:{port}/api/v1/sources"
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            raise AssertionError("the API answered without the token after the reload")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        request = urllib.request.Request(url, headers={"Authorization": "Bearer s3cret-token"})
+        assert urllib.request.urlopen(request, timeout=5).status == 200
+        assert (tmp_path / "first.db.run.json").exists() and not (tmp_path / "second.db").exists()
+    finally:
+        code = daemon.stop(signal.SIGTERM)
+    assert code == 0, daemon.output[-3000:]
+    assert not (tmp_path / "first.db.run.json").exists(), "the run file is removed where it was written"
