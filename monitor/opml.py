@@ -15,7 +15,8 @@
   exports are common) is read as Windows-1252, with a note. Malformed XML, a root that is not `<opml>`,
   or no outlines raise OpmlError naming the file and line.
 - `add_sources(text, entries)`: config.yaml's text with the new entries appended to its `sources:` list,
-  every other byte of the file unchanged (comments, quoting, indentation, blank lines): a textual
+  every other byte of the file unchanged (comments, quoting, indentation, blank lines; the new lines
+  end as the file's lines do, CRLF or LF — pass the text as read with newline=""): a textual
   insertion after the last item, in the style the list is written in (one flow mapping per line, or
   block mappings), checked by parsing the result. A YAML round-trip library re-indents lists and moves
   comments written between sections; this does not.
@@ -447,9 +448,10 @@ def add_sources(text: str, entries: list[dict[str, Any]]) -> str:
     if new_text is None:  # no `sources:` key: a new section at the end
         if explicit_end:
             raise CannotEdit("the document ends with '...'")
-        sep = "" if not text or text.endswith("\n") else "\n"
-        blank = "\n" if text.strip() else ""
-        new_text = text + sep + blank + entries_yaml(entries)
+        eol = _eol(text)
+        sep = "" if not text or text.endswith("\n") else eol
+        blank = eol if text.strip() else ""
+        new_text = text + sep + blank + entries_yaml(entries).replace("\n", eol)
 
     # the check: the old document plus the entries, nothing else
     old = to_plain(fast_load(text)) if text.strip() else None
@@ -522,7 +524,12 @@ def _splice(text: str, line: int, new_lines: list[str]) -> str:
     lines = text.splitlines(keepends=True)
     if line > len(lines):
         line = len(lines)
+    eol = _eol(text)
     if line > 0 and not lines[line - 1].endswith(("\n", "\r")):
-        lines[line - 1] += "\n"
-    eol = "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
+        lines[line - 1] += eol
     return "".join(lines[:line] + [ln + eol for ln in new_lines] + lines[line:])
+
+
+def _eol(text: str) -> str:
+    """The line ending most of `text`'s lines end with ("\r\n" for a file written on Windows)."""
+    return "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"

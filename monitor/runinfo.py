@@ -14,7 +14,9 @@ A clean stop also leaves `<store.path>.stopped.json` (`{"stopped": ..., "pid": .
 
 One daemon per store: `acquire` takes an exclusive lock (flock) on `<store.path>.run.lock` for the life of
 the process, before the store is opened, and raises AlreadyRunning (naming the other daemon's pid)
-when another process holds it. The kernel releases the lock when the process dies however it dies,
+when another process holds it (StoreError when the filesystem cannot lock at all, e.g. NFS without a
+lock manager). The paths are those of the resolved store path, so configs reaching one store through
+a symlinked directory share one lock. The kernel releases the lock when the process dies however it dies,
 so a stale lock is impossible; the lock file itself is never removed (removing it would let two
 processes lock two different files).
 """
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
+
+from monitor.errors import StoreError
 
 RUN_SUFFIX = ".run.json"
 STOPPED_SUFFIX = ".stopped.json"
@@ -61,11 +65,12 @@ class AlreadyRunning(Exception):
 
 
 def _base(config: Any) -> Path:
-    """`<store_path>` for a SQLite store; `<base_dir>/newsmon` for a store named by a URL."""
+    """`<store_path>` for a SQLite store; `<base_dir>/newsmon` for a store named by a URL. Resolved
+    (symlinks, `..`): two configs that reach one store by different paths share its lock and run file."""
     raw = str(getattr(getattr(config, "store", None), "path", "") or "")
     if "://" in raw:
-        return Path(config.base_dir) / "newsmon"
-    return Path(config.store_path)
+        return (Path(config.base_dir) / "newsmon").resolve()
+    return Path(config.store_path).resolve()
 
 
 def _with_suffix(config: Any, suffix: str) -> Path:
@@ -212,7 +217,9 @@ class Lock:
 
 def acquire(config: Any) -> Lock:
     """Take the store's daemon lock, or raise AlreadyRunning. Where flock is unavailable (or the
-    directory is not writable, which opening the store reports better), falls back to the run file."""
+    directory is not writable, which opening the store reports better), falls back to the run file.
+    Raises StoreError when the filesystem refuses the lock itself (ENOLCK on NFS): that is no other
+    daemon, and the message says so."""
     try:
         import fcntl
     except ImportError:  # not POSIX
@@ -232,13 +239,18 @@ def acquire(config: Any) -> Lock:
         return Lock(None)
     try:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:  # EWOULDBLOCK: another process holds it
         f.seek(0)
         text = f.read().strip()
         f.close()
         info = read(config)
         pid = info.pid if info is not None else (int(text) if text.isdigit() else None)
         raise AlreadyRunning(store, pid, info) from None
+    except OSError as exc:  # ENOLCK (NFS without a lock manager), EINVAL, ...: not another daemon
+        f.close()
+        raise StoreError(f"cannot lock {lock_path(config)}: {exc.strerror or exc}: locking failed on the "
+                         "filesystem of the store (a network filesystem without locks?), so one daemon per "
+                         "store cannot be ensured; put store.path on a local filesystem") from None
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")

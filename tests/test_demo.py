@@ -261,6 +261,33 @@ def test_demo_counts_console_messages_first_alerts_and_updates() -> None:
     assert (stream.alerts, stream.updates, dst.getvalue()) == (3, 1, "".join(lines))
 
 
+@pytest.mark.parametrize("name", ["plain", "what?", "no#1", "100%25 sure"])
+def test_delivered_reads_a_store_whose_path_has_uri_characters(tmp_path: Path, name: str) -> None:
+    """The demo polls its daemon's store read-only: a '?', '#' or '%' in --dir is a path, not URI syntax."""
+    from monitor.commands.demo import delivered
+
+    directory = tmp_path / name
+    directory.mkdir()
+    db = directory / "demo.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript("""
+            CREATE TABLE articles (id INTEGER PRIMARY KEY, url TEXT, categories TEXT);
+            CREATE TABLE alert_items (id INTEGER PRIMARY KEY, article_id INTEGER);
+            CREATE TABLE alert_outbox (id INTEGER PRIMARY KEY, status TEXT);
+            CREATE TABLE alert_outbox_items (outbox_id INTEGER, item_id INTEGER);
+            INSERT INTO articles VALUES (1, 'https://d/a', '["outage"]'), (2, 'https://d/b', '[]');
+            INSERT INTO alert_items VALUES (1, 1);
+            INSERT INTO alert_outbox VALUES (1, 'sent');
+            INSERT INTO alert_outbox_items VALUES (1, 1);
+        """)
+    conn.close()
+    before = sorted(x.name for x in directory.iterdir())
+    assert delivered(db, ["https://d/a", "https://d/b", "https://d/c"]) == {
+        "https://d/a": (True, True, True), "https://d/b": (True, False, False), "https://d/c": (False, False, False)}
+    assert sorted(x.name for x in directory.iterdir()) == before, "read without writing"
+    assert delivered(directory / "none.db", ["https://d/a"]) == {"https://d/a": (False, False, False)}
+
+
 def test_demo_rejects_a_too_short_interval(tmp_path: Path) -> None:
     result = run_newsmon("demo", "--interval", "5s", cwd=tmp_path, timeout=30)
     assert (result.returncode, result.stderr.strip()) == (2, "newsmon demo: --interval must be at least 10s")

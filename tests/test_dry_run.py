@@ -130,8 +130,53 @@ def test_dry_run_is_documented_and_excludes_no_alerts(tmp_path: Path) -> None:
     helped = run_newsmon("crawl", "--help", cwd=tmp_path)
     text = " ".join(helped.stdout.split())
     assert "--dry-run" in text and "temporary copy of the store" in text
+    assert "as large as the store itself, in $NEWSMON_TMPDIR (default: $TMPDIR" in text
     assert "marked as seen" in text, "--no-alerts says that it stores"
     both = run_newsmon("crawl", "--once", "--dry-run", "--no-alerts", cwd=tmp_path)
     assert both.returncode == 2 and "not allowed with argument" in both.stderr
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "--dry-run" in readme
+    row = next(line for line in readme.splitlines() if line.startswith("| `newsmon crawl --once"))
+    assert "`NEWSMON_TMPDIR`" in row and "as large as the store" in row
+
+
+def big_store(db: Path, megabytes: int) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE filler (data BLOB)")
+        conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 100_000,)] * (megabytes * 10))
+    conn.close()
+
+
+def test_a_copy_that_does_not_fit_is_one_line_naming_store_directory_and_size(tmp_path: Path) -> None:
+    """A full $TMPDIR (here: a file size limit, which fails SQLite's writes as a full disk does) is exit 2
+    with one line, no traceback; NEWSMON_TMPDIR says where the copy goes, and nothing is left there."""
+    db = tmp_path / "test.db"
+    big_store(db, 2)
+    cfg = config(tmp_path, "  - {id: test-feed, type: feed, url: 'http://127.0.0.1:9/feed.xml'}\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_FSIZE, (500_000, 500_000))\n"
+            "from monitor.cli import main\n"
+            f"sys.exit(main(['crawl', '--once', '--dry-run', '-c', {str(cfg)!r}]))\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NEWSMON_CONFIG"}
+    env["NEWSMON_TMPDIR"] = str(scratch)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"newsmon crawl: store {db}: cannot copy it to {scratch} for the dry run "
+                               "(the copy needs 2.0 MB): "), lines[0]
+    assert "NEWSMON_TMPDIR" in lines[0]
+    assert list(scratch.iterdir()) == [], "the partial copy is deleted"
+
+
+def test_a_missing_newsmon_tmpdir_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "test.db"
+    big_store(db, 1)
+    cfg = config(tmp_path, "  - {id: test-feed, type: feed, url: 'http://127.0.0.1:9/feed.xml'}\n")
+    done = run_newsmon("crawl", "--once", "--dry-run", "-c", str(cfg), cwd=tmp_path,
+                       env={"NEWSMON_TMPDIR": str(tmp_path / "nope")})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        f"newsmon crawl: store {db}: cannot copy it to {tmp_path / 'nope'} for the dry run (the copy needs 1.0 MB): "
+        "No such file or directory; make room there or set NEWSMON_TMPDIR to a directory with enough space"]

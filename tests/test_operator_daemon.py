@@ -152,6 +152,57 @@ def test_a_second_daemon_on_the_same_store_is_refused(tmp_path: Path) -> None:
             assert again.stop(signal.SIGTERM) == 0, again.output[-3000:]
 
 
+def test_a_second_daemon_reaching_the_store_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    """Another config directory whose store.path is a symlink to the running daemon's store: one store,
+    so one lock (the lock and run files are named after the resolved store path)."""
+    port = free_port()
+    with LocalSite() as site:
+        site.add("/feed.xml", rss(site.base, []), content_type="application/rss+xml")
+        cfg = config_with(tmp_path, port, [("news", site.url("/feed.xml"))])
+        daemon = DaemonProcess(cfg)
+        try:
+            daemon.wait_for_line("newsmon running", timeout=30)
+            other_dir = tmp_path / "other"
+            other_dir.mkdir()
+            (other_dir / "run.db").symlink_to(tmp_path / "run.db")
+            other = config_with(other_dir, free_port(), [("news", site.url("/feed.xml"))])
+            second = run_newsmon("run", "-c", str(other), cwd=other_dir, timeout=30)
+            assert second.returncode == 2, second.stdout + second.stderr
+            lines = second.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("newsmon run: another newsmon is already running on store "), lines
+            assert f"pid {daemon.proc.pid}" in lines[0] and str((tmp_path / "run.db").resolve()) in lines[0]
+            assert runinfo.read(load_config(other)).pid == daemon.proc.pid  # type: ignore[union-attr]
+            assert not (other_dir / "run.db.run.lock").exists()
+            # a symlinked config directory reaches the same lock file too
+            link = tmp_path / "linked"
+            link.symlink_to(other_dir)
+            assert runinfo.lock_path(load_config(link / "config.yaml")) == (tmp_path / "run.db.run.lock").resolve()
+        finally:
+            assert daemon.stop(signal.SIGTERM) == 0, daemon.output[-3000:]
+
+
+def test_a_filesystem_that_cannot_lock_is_not_another_daemon(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """flock failing with ENOLCK (NFS without a lock manager) is said as such, in one line, exit 2."""
+    import errno
+    import fcntl
+
+    from monitor.cli import main
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    cfg = config_with(tmp_path, free_port(), [("news", "http://127.0.0.1:9/feed.xml")])
+    assert main(["run", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    lock = (tmp_path / "run.db.run.lock").resolve()
+    assert err == (f"newsmon run: cannot lock {lock}: {os.strerror(errno.ENOLCK)}: locking failed on the filesystem of "
+                   "the store (a network filesystem without locks?), so one daemon per store cannot be ensured; "
+                   "put store.path on a local filesystem\n")
+    assert "already running" not in err
+    assert not (tmp_path / "run.db").exists(), "refused before the store is opened"
+
+
 def test_offline_first_cycle_gives_one_summary_line_and_degraded_health(tmp_path: Path) -> None:
     port = free_port()
     dead = closed_port()

@@ -295,6 +295,23 @@ def test_empty_flow_list_becomes_a_block_list_and_crlf_stays() -> None:
                    'tags: ["yes", x]}\r\nstore: {path: x.db}\r\n')
 
 
+ONE = '{id: new-one, type: feed, url: "https://n.example/feed?a=1&b=2", tags: ["yes", x]}'
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("# c\r\nsources:\r\n  - {id: a, type: feed, url: 'https://a.example/feed'}\r\nstore: {path: x.db}\r\n",
+     f"# c\r\nsources:\r\n  - {{id: a, type: feed, url: 'https://a.example/feed'}}\r\n  - {ONE}\r\nstore: {{path: x.db}}\r\n"),
+    ("sources:\r\n  - id: a\r\n    type: feed\r\n    url: https://a.example/feed",   # no final line break
+     'sources:\r\n  - id: a\r\n    type: feed\r\n    url: https://a.example/feed\r\n  - id: new-one\r\n    type: feed\r\n'
+     '    url: "https://n.example/feed?a=1&b=2"\r\n    tags: ["yes", x]\r\n'),
+    ("# only a comment\r\nstore:\r\n  path: x.db\r\n",                                # a new section
+     f"# only a comment\r\nstore:\r\n  path: x.db\r\n\r\nsources:\r\n  - {ONE}\r\n"),
+    ("store: {path: x.db}\n", f"store: {{path: x.db}}\n\nsources:\n  - {ONE}\n"),
+], ids=["flow-items", "block-items-no-final-eol", "no-sources", "lf"])
+def test_new_lines_end_as_the_files_lines_do(text: str, expected: str) -> None:
+    assert add_sources(text, NEW[:1]) == expected
+
+
 @pytest.mark.parametrize("text", ["sources: [{id: a, type: feed, url: 'https://a/x'}]\n", "{sources: []}\n",
                                   "- a\n- b\n", "sources: nope\n"])
 def test_what_cannot_be_appended_to_is_refused(text: str) -> None:

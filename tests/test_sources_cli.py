@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -168,6 +169,126 @@ def test_import_refuses_a_list_it_cannot_append_to(tmp_path: Path, capsys: pytes
     assert "krebs-on-security" in out  # printed, to paste by hand
     assert err.splitlines()[-1].startswith(f"newsmon sources import: cannot add to {cfg}: `sources:` is written as a flow list")
     assert cfg.read_text() == text
+
+
+ONE_FEED = ('<?xml version="1.0"?>\n<opml version="2.0"><body>\n'
+            '<outline type="rss" text="New one" xmlUrl="https://new.example/feed"/>\n</body></opml>\n')
+NEW_LINE = '  - {id: new-one, type: feed, url: "https://new.example/feed"}'
+
+
+def test_import_write_through_a_symlinked_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`-c /etc/newsmon/config.yaml` is often a link into a checkout: the file it points to is edited,
+    the link stays a link."""
+    real_dir = tmp_path / "checkout"
+    real_dir.mkdir()
+    real = real_dir / "config.yaml"
+    text = "sources:\n  - {id: a, type: feed, url: 'https://a.example/rss'}\n"
+    real.write_text(text)
+    real.chmod(0o640)
+    link = tmp_path / "config.yaml"
+    link.symlink_to(real)
+    assert main(["sources", "import", str(write_opml(tmp_path, ONE_FEED)), "-c", str(link), "--write"]) == 0
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"added to {link} (new-one)")
+    assert link.is_symlink() and link.resolve() == real
+    assert only_added(text, real.read_text()) == [NEW_LINE]
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(x.name for x in real_dir.iterdir()) == ["config.yaml"]   # no temporary file left
+
+
+def test_import_write_keeps_crlf_and_bom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "config.yaml"
+    before = ("\ufeff# written on Windows\r\nsources:\r\n  - {id: a, type: feed, url: 'https://a.example/rss'}\r\n"
+              "\r\nlog: {level: info}\r\n").encode("utf-8")
+    cfg.write_bytes(before)
+    assert main(["sources", "import", str(write_opml(tmp_path, ONE_FEED)), "-c", str(cfg), "--write"]) == 0
+    capsys.readouterr()
+    after = cfg.read_bytes()
+    line = (NEW_LINE + "\r\n").encode()
+    at = before.index(b"\r\n\r\nlog") + 2
+    assert after == before[:at] + line + before[at:]
+
+
+def test_import_write_keeps_the_owner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("sources:\n  - {id: a, type: feed, url: 'https://a.example/rss'}\n")
+    # root (CI) hands the file to another user; anyone else can still give it another of their groups
+    owner = (12345, 23456) if os.geteuid() == 0 else (os.getuid(), os.getgroups()[-1])
+    os.chown(cfg, *owner)
+    cfg.chmod(0o640)
+    assert main(["sources", "import", str(write_opml(tmp_path, ONE_FEED)), "-c", str(cfg), "--write"]) == 0
+    capsys.readouterr()
+    st = cfg.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (*owner, 0o640)
+    assert "new-one" in cfg.read_text()
+
+
+UNSET_SECRET = """channels:
+  ops: {type: slack, url: "${NEWSMON_TEST_UNSET_WEBHOOK}"}
+routes:
+  - channels: [ops]
+server: {token: "${NEWSMON_TEST_UNSET_TOKEN}"}
+sources:
+  - {id: a, type: feed, url: 'https://a.example/rss', tags: [x]}
+"""
+
+
+def test_sources_commands_need_no_secret_of_other_sections(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin shell has no SLACK_WEBHOOK_URL: list, export and import --write work all the same; the
+    daemon (validate) still refuses the file until the variable is set."""
+    monkeypatch.delenv("NEWSMON_TEST_UNSET_WEBHOOK", raising=False)
+    monkeypatch.delenv("NEWSMON_TEST_UNSET_TOKEN", raising=False)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(UNSET_SECRET)
+    assert main(["sources", "list", "-c", str(cfg)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].split() == ["a", "feed", "https://a.example/rss", "10m", "yes", "x"] and not err
+    assert main(["sources", "list", "-c", str(cfg), "--format", "json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["a"]
+    exported = tmp_path / "out.opml"
+    assert main(["sources", "export", "-c", str(cfg), "-o", str(exported)]) == 0
+    assert capsys.readouterr().err == f"{exported}: 1 source(s)\n"
+    assert b"https://a.example/rss" in exported.read_bytes()
+    assert main(["sources", "import", str(write_opml(tmp_path, ONE_FEED)), "-c", str(cfg), "--write"]) == 0
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"added to {cfg} (new-one)")
+    assert only_added(UNSET_SECRET, cfg.read_text()) == [NEW_LINE]
+    assert main(["validate", "-c", str(cfg)]) == 2   # the daemon does need it
+    assert "NEWSMON_TEST_UNSET_WEBHOOK is not set" in capsys.readouterr().err
+
+
+def test_sources_commands_still_refuse_other_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSMON_TEST_UNSET_FEED", raising=False)
+    cfg = tmp_path / "config.yaml"
+    # an unset variable in a source: the source is what these commands are about
+    cfg.write_text("sources:\n  - {id: a, type: feed, url: '${NEWSMON_TEST_UNSET_FEED}'}\n")
+    assert main(["sources", "list", "-c", str(cfg)]) == 2
+    assert "sources[0].url: environment variable NEWSMON_TEST_UNSET_FEED is not set" in capsys.readouterr().err
+    # any other problem elsewhere, as before
+    cfg.write_text(UNSET_SECRET.replace("routes:\n  - channels: [ops]", "routes:\n  - channels: [opz]"))
+    assert main(["sources", "export", "-c", str(cfg)]) == 2
+    assert 'routes[0].channels[0]' in capsys.readouterr().err
+
+
+def test_import_write_refuses_only_new_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A problem the file already had (a ${VAR} this shell lacks) is not the import's; a new one is."""
+    import monitor.opml
+
+    monkeypatch.delenv("NEWSMON_TEST_UNSET_WEBHOOK", raising=False)
+    monkeypatch.delenv("NEWSMON_TEST_UNSET_TOKEN", raising=False)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(UNSET_SECRET)
+    add = monitor.opml.add_sources
+    monkeypatch.setattr(monitor.opml, "add_sources", lambda text, entries: add(text, entries).replace(
+        "id: new-one", "id: a"))   # an edit that would break the file: a duplicate id
+    assert main(["sources", "import", str(write_opml(tmp_path, ONE_FEED)), "-c", str(cfg), "--write"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f'{cfg}:8 sources[1].id: duplicate source id "a" (first at line 7)',
+        f"newsmon sources import: {cfg} would not load with the new sources; nothing written",
+    ]
+    assert cfg.read_text() == UNSET_SECRET
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["config.yaml", "feeds.opml"]
 
 
 # --- sources test ---------------------------------------------------------------------------------

@@ -8,13 +8,16 @@ unknown source.
 
 `--dry-run` (also `dry_run()`, for other commands such as `newsmon sources test`) runs the same crawl on
 a temporary copy of the store, prints what would alert instead of sending it, and deletes the copy: the
-store and the channels see nothing."""
+store and the channels see nothing. The copy is as large as the store and goes to $NEWSMON_TMPDIR
+(default: $TMPDIR, else /tmp); when it cannot be made there (a full disk), one line names the store, the
+directory and the size needed, exit 2 (StoreError)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import sys
@@ -24,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from monitor.errors import StoreError
 from monitor.logs import redact
 from monitor.textutil import table
 
@@ -41,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                            "seen, so no later run alerts on them (to look without storing, use --dry-run)")
     mode.add_argument("--dry-run", action="store_true",
                       help="fetch and classify as a real run would and print what would alert, storing and "
-                           "sending nothing: the crawl runs on a temporary copy of the store (in $TMPDIR), "
-                           "deleted afterwards")
+                           "sending nothing: the crawl runs on a temporary copy of the store, as large as the "
+                           "store itself, in $NEWSMON_TMPDIR (default: $TMPDIR, else /tmp), deleted afterwards")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,6 +175,8 @@ def print_deliveries(runtime: Any, mark: tuple[int, int], out: IO[str] | None = 
             hints.append("pending ones are sent by newsmon run or the next crawl --once")
         print(f"alerts: {undelivered} of {total} message{'s' if total != 1 else ''} not delivered ({'; '.join(hints)})",
               file=out)
+    # not monitor.views.outbox(): it counts the whole store, this run's rows included; subtracting this
+    # run's counts taken earlier goes wrong when a delivery still in flight after drain_timeout lands between
     (old,) = store.query(f"SELECT COALESCE(SUM(o.status = 'dead'), 0), COALESCE(SUM(o.status = 'pending'), 0)"
                          f" FROM alert_outbox o WHERE NOT {_THIS_RUN}", mark)
     older = []
@@ -216,6 +222,36 @@ def copy_store(source: Path, target: Path) -> bool:
     return True
 
 
+def store_size(path: Path) -> int:
+    """Bytes the copy of the store at `path` may take: the database and its write-ahead log."""
+    total = 0
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GB", 1000**3), ("MB", 1000**2), ("kB", 1000)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def dry_run_dir() -> str | None:
+    """Where the throwaway copy goes: $NEWSMON_TMPDIR, else Python's default ($TMPDIR, else /tmp)."""
+    return os.environ.get("NEWSMON_TMPDIR") or None
+
+
+def _copy_failed(store: Path, where: Any, exc: BaseException) -> StoreError:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return StoreError(f"store {store}: cannot copy it to {where} for the dry run (the copy needs "
+                      f"{_size(store_size(store))}): {reason}; make room there or set NEWSMON_TMPDIR "
+                      "to a directory with enough space")
+
+
 def dry_run(config: Any, source_ids: list[str] | None, out: IO[str] | None = None, verbose: bool = False) -> int:
     """Poll `source_ids` (default: every enabled source) once, fetching and classifying exactly as
     `crawl --once` does, on a temporary copy of the store, so dedupe against stored articles, stories
@@ -225,6 +261,7 @@ def dry_run(config: Any, source_ids: list[str] | None, out: IO[str] | None = Non
     "no match" with the top reason. Nothing is stored and nothing is sent; the copy is deleted.
 
     Returns the exit code: 0, 1 when a source (or a write to the copy) failed, 2 for an unknown source.
+    Raises StoreError (one line: the store, the directory, the size needed) when the copy cannot be made.
     Runs a Scrapy crawl in this process: call it once per process (a Twisted reactor cannot restart)."""
     from monitor.crawl import SourceChoiceError, crawl_once, select_sources
     from monitor.runtime import Runtime
@@ -235,10 +272,17 @@ def dry_run(config: Any, source_ids: list[str] | None, out: IO[str] | None = Non
     except SourceChoiceError as exc:
         print(f"newsmon crawl: {exc}", file=sys.stderr)
         return 2
-    tmpdir = Path(tempfile.mkdtemp(prefix="newsmon-dry-run-"))
+    store_path = Path(config.store_path)
+    try:
+        tmpdir = Path(tempfile.mkdtemp(prefix="newsmon-dry-run-", dir=dry_run_dir()))
+    except OSError as exc:
+        raise _copy_failed(store_path, dry_run_dir() or tempfile.gettempdir(), exc) from None
     try:
         copy = tmpdir / "store.db"
-        had_store = copy_store(config.store_path, copy)
+        try:
+            had_store = copy_store(store_path, copy)
+        except (sqlite3.Error, OSError) as exc:
+            raise _copy_failed(store_path, tmpdir.parent, exc) from None
         dry_config = config.model_copy(update={"store": config.store.model_copy(update={"path": str(copy)})})
         runtime = Runtime(dry_config)
         runtime.engine.senders = {name: _NotSent(name) for name in runtime.engine.channels}

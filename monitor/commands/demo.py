@@ -123,12 +123,15 @@ class _Stream(threading.Thread):
 def delivered(db: Path, urls: list[str]) -> dict[str, tuple[bool, bool, bool]]:
     """url -> (stored, flagged, alert sent) for each of `urls`, read from the daemon's store (read-only,
     while it runs). A URL not stored yet, or a store not there yet, is (False, False, False)."""
+    from monitor.errors import StoreError
+    from monitor.store.sqlite import open_readonly
+
     out = {u: (False, False, False) for u in urls}
     if not db.exists():
         return out
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
-    except sqlite3.Error:
+        conn = open_readonly(db)   # a file: URI built from the path (a '?', '#' or '%' in it is escaped)
+    except StoreError:
         return out
     try:
         rows = conn.execute(

@@ -7,8 +7,12 @@
   `sources:` entries, printed as YAML; ids from their titles (unique against the configured ones),
   feeds already configured (same canonical URL) and entries that are not usable (no http(s) URL, a
   `${VAR}` in a value) skipped with one `FILE:LINE: reason` line each on stderr. `--write` appends them
-  to the config's `sources:` list, changing nothing else in the file, after checking the result loads;
-  a config file that does not exist yet is created. Exit 2 for an unreadable OPML file.
+  to the config's `sources:` list, changing nothing else in the file (line endings, a BOM, its owner
+  and mode; a symlinked config is written through the link), after checking the result brings no new
+  problem; a config file that does not exist yet is created. Exit 2 for an unreadable OPML file.
+- list, export and import read only the sources: a `${VAR}` used elsewhere in the file (a channel's
+  secret, which an admin shell often lacks) need not be set (`_read_sources`). `sources test` polls
+  for real and needs the whole config.
 - `sources test ID`: poll that one source now, on a throwaway copy of the store, and show what it yields
   and what would alert; nothing is stored or sent (monitor.commands.crawl.dry_run).
 """
@@ -16,10 +20,12 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +78,83 @@ def _raw_sources(path: str | Path) -> list[Any]:
     return raw if isinstance(raw, list) else []
 
 
+def _unset_outside_sources(path: str | Path) -> set[str]:
+    """Key paths (as ConfigProblem.path) of the values outside `sources:` that use a ${VAR} (without a
+    :-default) not set in the environment."""
+    from monitor.yamlfile import format_path, load_yaml
+
+    doc, _ = load_yaml(path)
+    found: set[str] = set()
+
+    def walk(node: Any, loc: list[str | int]) -> None:
+        if isinstance(node, dict):
+            children: list[tuple[Any, Any]] = list(node.items())
+        elif isinstance(node, list):
+            children = list(enumerate(node))
+        else:
+            if isinstance(node, str) and any(default is None and var not in os.environ
+                                             for var, default in _unset_vars(node)):
+                found.add(format_path(loc))
+            return
+        for key, value in children:
+            if not loc and key == "sources":
+                continue
+            walk(value, [*loc, key])
+
+    walk(doc.root, [])
+    return found
+
+
+def _unset_vars(value: str) -> list[tuple[str, str | None]]:
+    """(name, default or None) of each ${VAR} in `value`, found as the config loader finds them."""
+    from monitor.yamlfile import _ENV
+
+    return [(m.group(1), m.group(2)) for m in _ENV.finditer(value)]
+
+
+def _read_sources(path: str | Path) -> list[Any]:
+    """The configured sources, validated as load_config validates them, without requiring the
+    environment variables used outside `sources:` (channel secrets, server.token: a shell that lists
+    or imports sources often has none of them). Raises ConfigError for any other problem, including
+    an unset variable in a source."""
+    from monitor.config import Config, SourceConfig, _register_secrets, check_config
+    from monitor.errors import ConfigError
+
+    config, problems, parts = check_config(path)
+    if config is not None:
+        _register_secrets(config)
+        return list(config.sources)
+    tolerated = _unset_outside_sources(path) if parts is not None else set()
+    blocking = [p for p in problems if p.path not in tolerated]
+    sources = None
+    if not blocking and parts is not None:
+        if parts.raw("sources") is None:
+            sources = []
+        else:
+            sources = next((v for loc, v in parts.validated(list[SourceConfig], ["sources"]) if loc == ["sources"]),
+                           None)
+    if sources is None:
+        raise ConfigError(blocking or problems)
+    _register_secrets(Config.model_construct(sources=sources))
+    return list(sources)
+
+
 def _list(args: argparse.Namespace) -> int:
-    from monitor.config import load_config
     from monitor.durations import format_duration
     from monitor.logs import redact
     from monitor.textutil import table
 
-    config = load_config(args.config)
+    sources = _read_sources(args.config)
     if args.format == "json":
         rows = [{"id": s.id, "type": s.type, "url": redact(s.url), "interval": s.interval, "cron": s.cron,
-                 "enabled": s.enabled, "tags": s.tags, "language": s.language} for s in config.sources]
+                 "enabled": s.enabled, "tags": s.tags, "language": s.language} for s in sources]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
-    if not config.sources:
+    if not sources:
         print(f"{args.config}: no sources")
         return 0
     rows = [["ID", "TYPE", "URL", "INTERVAL", "ENABLED", "TAGS"]]
-    for s in config.sources:
+    for s in sources:
         rows.append([s.id, s.type, redact(s.url), f"cron {s.cron}" if s.cron else format_duration(s.interval),
                      "yes" if s.enabled else "no", ",".join(s.tags)])
     print(table(rows))
@@ -96,16 +162,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from monitor.config import load_config
     from monitor.opml import export_opml
 
-    config = load_config(args.config)
-    data, notes = export_opml(config.sources, _raw_sources(args.config))
+    sources = _read_sources(args.config)
+    data, notes = export_opml(sources, _raw_sources(args.config))
     for note in notes:
         print(f"newsmon sources export: {note}", file=sys.stderr)
     if args.output:
         Path(args.output).write_bytes(data)
-        print(f"{args.output}: {len(config.sources)} source(s)", file=sys.stderr)
+        print(f"{args.output}: {len(sources)} source(s)", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode())
         sys.stdout.flush()
@@ -115,9 +180,8 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from monitor.config import SourceConfig, load_config
+    from monitor.config import SourceConfig
     from monitor.durations import parse_duration
-    from monitor.errors import ConfigError
     from monitor.opml import MAX_BYTES, CannotEdit, OpmlError, add_sources, derive_id, entries_yaml, parse_opml
     from monitor.urls import canonical_url
 
@@ -146,7 +210,7 @@ def _import(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config)
     exists = config_path.exists()
-    sources = load_config(config_path).sources if exists else []
+    sources = _read_sources(config_path) if exists else []
     taken = {s.id for s in sources}
     known = {canonical_url(s.url): s.id for s in sources}
     seen: dict[str, int] = {}
@@ -222,32 +286,75 @@ def _import(args: argparse.Namespace) -> int:
         print(f"{summary} (add them with --write, or paste them into {args.config})", file=err)
         return 0
 
-    text = config_path.read_text(encoding="utf-8-sig") if exists else ""
+    # the file the config path names (through a symlink): replaced by a temporary file next to it
+    target = config_path.resolve()
+    try:
+        raw = target.read_bytes() if exists else b""
+    except OSError as exc:
+        print(f"newsmon sources import: cannot read {args.config}: {exc.strerror or exc}; nothing written", file=err)
+        return 2
+    bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""
+    text = raw[len(bom):].decode("utf-8")  # it loaded, so it is UTF-8; line endings stay as written
     try:
         new_text = add_sources(text, entries)
     except CannotEdit as exc:
         print(f"newsmon sources import: cannot add to {args.config}: {exc}; nothing written (paste the entries above by hand)", file=err)
         return 2
-    directory = config_path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{config_path.name}.", suffix=".tmp", dir=directory)
+    tmp = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(new_text)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(bom + new_text.encode("utf-8"))
         if exists:
-            os.chmod(tmp, config_path.stat().st_mode & 0o7777)
-        try:
-            load_config(tmp)  # the edited file must load
-        except ConfigError as exc:
-            for problem in exc.problems:
+            st = target.stat()
+            _chown_like(tmp, st)
+            os.chmod(tmp, st.st_mode & 0o7777)
+        # the edited file must bring no new problem (one already there, e.g. a ${VAR} this shell lacks,
+        # is the admin's business, not a reason to refuse)
+        new = _new_problems(target if exists else None, tmp)
+        if new:
+            for problem in new:
                 print(str(problem).replace(tmp, str(args.config)), file=err)
             print(f"newsmon sources import: {args.config} would not load with the new sources; nothing written", file=err)
             return 2
-        os.replace(tmp, config_path)
+        os.replace(tmp, target)
+    except OSError as exc:
+        print(f"newsmon sources import: cannot write {target}: {exc.strerror or exc}; nothing written", file=err)
+        return 2
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     print(f"{summary}: added to {args.config} ({', '.join(e['id'] for e in entries)})", file=err)
     return 0
+
+
+def _new_problems(before: Path | None, after: str | Path) -> list[Any]:
+    """The problems of the config file `after` that `before` did not have (compared without their line
+    numbers, which the insertion moves)."""
+    from monitor.config import check_config
+
+    old = Counter((p.path, p.message) for p in check_config(before)[1]) if before is not None else Counter()
+    new = []
+    for problem in check_config(after)[1]:
+        key = (problem.path, problem.message)
+        if old[key] > 0:
+            old[key] -= 1
+        else:
+            new.append(problem)
+    return new
+
+
+def _chown_like(path: str, st: os.stat_result) -> None:
+    """Give `path` the owner and group of the file it replaces, as far as this user may."""
+    if not hasattr(os, "chown"):
+        return
+    try:
+        os.chown(path, st.st_uid, st.st_gid)
+    except PermissionError:
+        try:
+            os.chown(path, -1, st.st_gid)  # not root: keep at least the group, when we are in it
+        except PermissionError:
+            pass
 
 
 def _test(args: argparse.Namespace) -> int:
