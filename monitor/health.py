@@ -1,12 +1,18 @@
 """The daemon's HTTP endpoint on `server.listen` (default 127.0.0.1:9464): `/healthz` (JSON, 200 while
 the scheduler is ticking, 503 when it has stalled; always open), `/metrics` (Prometheus text format) and,
 when the daemon passes its config, the status page and the JSON API (monitor/web: every other path).
-With `server.token` set, everything but /healthz needs `Authorization: Bearer <token>`."""
+With `server.token` set, everything but /healthz needs `Authorization: Bearer <token>`. Without one, the
+page and the API refuse a Host header that is no IP address or localhost (DNS rebinding); the read-only
+/healthz and /metrics do not check it, so a Prometheus may scrape `newsmon:9464` by name.
+
+Every connection has a socket timeout (`TIMEOUT`): a client that connects and sends nothing, or less
+body than its Content-Length, is disconnected after it instead of holding a thread and a socket."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -20,6 +26,7 @@ from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024   # bytes: a POST body larger than this is refused (413)
+TIMEOUT = 30.0         # seconds a connection may go without sending (or taking) a byte before it is closed
 
 
 class _Server(ThreadingHTTPServer):
@@ -30,11 +37,15 @@ class _Server(ThreadingHTTPServer):
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError):   # BrokenPipe, ConnectionReset: the client hung up
             log.debug("health endpoint: client %s went away: %s", client_address[0], exc)
+        elif isinstance(exc, TimeoutError):    # the socket timeout: the client sent (or took) nothing
+            log.debug("health endpoint: client %s timed out: %s", client_address[0], exc)
         else:
             log.error("health endpoint: request from %s failed", client_address[0], exc_info=True)
 
 
 class HealthServer:
+    timeout = TIMEOUT   # the connections' socket timeout (tests lower it)
+
     def __init__(self, listen: str, metrics: Metrics, health: Callable[[], tuple[bool, dict[str, object]]],
                  config_provider: Callable[[], Any] | None = None,
                  rules_provider: Callable[[], Any] | None = None) -> None:
@@ -52,9 +63,15 @@ class HealthServer:
         class Handler(BaseHTTPRequestHandler):
             server_version = "newsmon"
             sys_version = ""
+            timeout = outer.timeout
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
+
+            def log_error(self, format: str, *args: object) -> None:
+                # http.server reports here what it handles itself: a request line or headers that time
+                # out ("Request timed out"), a malformed request (answered 400): one debug line each
+                log.debug("health endpoint: client %s: " + format, self.client_address[0], *args)
 
             def __getattr__(self, name: str) -> Any:
                 if name.startswith("do_"):   # every method: the app answers 405 (with Allow) where it must
@@ -71,10 +88,11 @@ class HealthServer:
                     return
                 from monitor.web import Request
 
-                length = self.headers.get("Content-Length")
+                length = (self.headers.get("Content-Length") or "").strip()
                 body = b""
                 if length:
-                    if not length.isdigit():
+                    if not re.fullmatch(r"[0-9]+", length):   # not isdigit(): "²" is a digit to it
+                        self.close_connection = True          # where the body ends is not known
                         self._send(400, b'{"error": "bad Content-Length"}', "application/json")
                         return
                     if int(length) > MAX_BODY:
@@ -82,6 +100,9 @@ class HealthServer:
                         self._send(413, b'{"error": "the body is too large"}', "application/json")
                         return
                     body = self.rfile.read(int(length))
+                    if len(body) < int(length):   # the client hung up before sending all of it
+                        self.close_connection = True
+                        return
                 elif self.headers.get("Transfer-Encoding"):
                     self.close_connection = True
                     self._send(411, b'{"error": "send a Content-Length"}', "application/json")
@@ -101,8 +122,9 @@ class HealthServer:
 
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     try:
+                        # the token when one is set, but no Host check: read-only, scraped by name
                         outer.app.check_auth(Request(self.command, path, query, headers, b"", self.client_address[0]),
-                                             outer.config_provider())  # type: ignore[misc]
+                                             outer.config_provider(), check_host=False)  # type: ignore[misc]
                     except HTTPError as exc:
                         body = json.dumps({"error": exc.message}).encode()
                         self._send(exc.status, body, "application/json", exc.headers)
@@ -141,9 +163,11 @@ class HealthServer:
             return
         log.info("status page on http://%s/, API on /api/v1/, health and metrics on /healthz and /metrics",
                  self.address)
+        from monitor.web.app import is_loopback
+
         config = self.config_provider() if self.config_provider is not None else None
         host = str(self.server.server_address[0])
-        if config is not None and config.server.token is None and not _loopback(host):
+        if config is not None and config.server.token is None and not is_loopback(host):
             log.warning("server.listen %s is reachable from other machines and server.token is not set: anyone "
                         "who can reach it can read the status page and the API (changes are refused from "
                         "other machines); set server.token, or listen on 127.0.0.1", config.server.listen)
@@ -151,12 +175,3 @@ class HealthServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return host == "localhost"

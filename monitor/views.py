@@ -6,6 +6,11 @@ dicts and lists (times as UTC ISO strings). The commands format these as tables;
 Reading views only read (`query`, `store.conn` SELECTs): they work on a read-only connection.
 `add_silence`, `expire_silence` and `retry` write, each in one short transaction.
 
+Secrets: every text a secret can reach (a source's URL and last error, an alert message's title and
+last error, an article's URL) is passed through monitor.logs.redact here, once, so the commands, the
+page and the API show `***` for each registered secret (monitor/config.py registers them) and none of
+them needs to redact again.
+
 Errors: `NotFound` (an unknown id) and `ValueError` (bad arguments, the message says which).
 """
 
@@ -17,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from monitor.durations import format_duration, parse_duration
+from monitor.logs import redact
 from monitor.store.sqlite import from_iso, to_iso
 
 HOURS = 24                    # the sparkline: new articles per clock hour, the last 24 of them
@@ -33,6 +39,11 @@ def utcnow() -> datetime:
 
 def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).isoformat() if dt else None
+
+
+def _masked(text: str | None) -> str | None:
+    """`text` with the registered secrets masked (None stays None)."""
+    return redact(text) if text else text
 
 
 # -- the daemon ---------------------------------------------------------------------------------------
@@ -89,14 +100,14 @@ def sources(config: Any, store: Any, now: datetime | None = None) -> list[dict[s
     for s in config.sources:
         st = states.get(s.id)
         out.append({
-            "id": s.id, "type": s.type, "url": s.url, "enabled": s.enabled,
+            "id": s.id, "type": s.type, "url": _masked(s.url), "enabled": s.enabled,
             "state": source_state(s.enabled, st, now),
             "last_poll": to_iso(st.last_poll) if st else None,
             "last_success": to_iso(st.last_success) if st else None,
             "next_poll": to_iso(st.next_poll) if st else None,
             "new_24h": new_24h.get(s.id, 0), "articles": total.get(s.id, 0), "queued": queued.get(s.id, 0),
             "consecutive_errors": st.consecutive_errors if st else 0,
-            "last_error": st.last_error if st and st.consecutive_errors else None,
+            "last_error": _masked(st.last_error) if st and st.consecutive_errors else None,
             "hourly": hourly.get(s.id, [0] * HOURS),
         })
     return out
@@ -130,7 +141,8 @@ def outbox(store: Any, now: datetime | None = None) -> dict[str, Any]:
 
 # -- stories ----------------------------------------------------------------------------------------------
 
-def _window(config: Any) -> float:
+def story_window(config: Any) -> float:
+    """How long a story stays open after its last report, in seconds (`stories.window`)."""
     from monitor.story_ops import WINDOW
 
     return float(getattr(getattr(config, "stories", None), "window", WINDOW))
@@ -145,7 +157,7 @@ def stories(config: Any, store: Any, *, open_only: bool = False, since: datetime
     now = now or utcnow()
     if isinstance(since, str):
         since = now - timedelta(seconds=parse_duration(since))
-    rows = list_stories(store.conn, now, open_only, since, window=_window(config), limit=max(int(limit), 1))
+    rows = list_stories(store.conn, now, open_only, since, window=story_window(config), limit=max(int(limit), 1))
     return [s.to_json() for s in rows]
 
 
@@ -156,11 +168,11 @@ def story(config: Any, store: Any, story_id: int, now: datetime | None = None) -
     from monitor.story_ops import StoryError, story_detail
 
     try:
-        d = story_detail(store.conn, int(story_id), now or utcnow(), window=_window(config))
+        d = story_detail(store.conn, int(story_id), now or utcnow(), window=story_window(config))
     except StoryError as exc:
         raise NotFound(str(exc)) from None
     return {"story": d.story.to_json(),
-            "articles": [{**a.to_json(), "copy_story": a.copy_story} for a in d.articles]}
+            "articles": [{**a.to_json(), "url": _masked(a.url), "copy_story": a.copy_story} for a in d.articles]}
 
 
 # -- articles -------------------------------------------------------------------------------------------
@@ -172,7 +184,7 @@ _ARTICLE_COLUMNS = ("id, url, source_id, title, language, published, fetched, ca
 def _article_summary(r: Any) -> dict[str, Any]:
     import json
 
-    return {"id": r["id"], "url": r["url"], "source": r["source_id"], "title": r["title"],
+    return {"id": r["id"], "url": _masked(r["url"]), "source": r["source_id"], "title": r["title"],
             "language": r["language"], "published": r["published"], "fetched": r["fetched"],
             "categories": json.loads(r["categories"] or "[]"), "entities": json.loads(r["entities"] or "[]"),
             "scores": json.loads(r["scores"] or "{}"), "story_id": r["story_id"], "copy_of": r["copy_of"]}
@@ -238,7 +250,8 @@ def article(config: Any, store: Any, article_id: int, rules: Any = None) -> dict
     out = _article_summary(r)
     out["text"] = r["text"]
     rules = rules if rules is not None else _rules(config)
-    analysed = Analysed(r["url"], r["title"], r["text"], r["language"], from_iso(r["published"]),
+    # the masked URL: the explanation names its input
+    analysed = Analysed(out["url"], r["title"], r["text"], r["language"], from_iso(r["published"]),
                         classify(r["title"], r["text"], r["language"], rules))
     explanation = to_json(analysed)
     explanation.pop("text", None)   # the same as the article's
@@ -254,8 +267,8 @@ def article(config: Any, store: Any, article_id: int, rules: Any = None) -> dict
 def _alert_json(r: Any) -> dict[str, Any]:
     return {"id": r.id, "channel": r.channel, "state": r.state, "status": r.status, "due": _iso(r.due),
             "mode": r.mode, "group_key": r.group_key, "alerts": r.alerts, "attempts": r.attempts,
-            "created": _iso(r.created), "last_attempt": _iso(r.last_attempt), "last_error": r.last_error,
-            "title": r.title}
+            "created": _iso(r.created), "last_attempt": _iso(r.last_attempt), "last_error": _masked(r.last_error),
+            "title": _masked(r.title)}
 
 
 def alerts(config: Any, store: Any, state: str | None = None, limit: int = 50,

@@ -1,5 +1,7 @@
 """The health endpoint (a ThreadingHTTPServer thread, as the daemon starts it) shrugs off clients that
-hang up mid-request or before reading the response: no traceback, and it keeps answering."""
+hang up mid-request or before reading the response: no traceback, and it keeps answering. A client that
+connects and sends nothing (or stops in the middle of its headers) is disconnected after the socket
+timeout, with one debug line, instead of holding a thread and a socket forever."""
 
 from __future__ import annotations
 
@@ -108,3 +110,38 @@ def test_hang_up_before_reading_the_response(server, caplog, capfd, close) -> No
     gate.release.set()
     # after a FIN the first write may still succeed; after an RST the handler surely fails
     _assert_quiet_and_serving(hs, caplog, capfd, hung_up=close is _reset)
+
+
+@pytest.fixture
+def quick_server(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[HealthServer]:
+    """A server whose connections time out after half a second instead of health.TIMEOUT (30 s)."""
+    caplog.set_level(logging.DEBUG, logger="monitor.health")
+    monkeypatch.setattr(HealthServer, "timeout", 0.5, raising=False)
+    hs = HealthServer("127.0.0.1:0", Metrics(), lambda: (True, {"status": "ok"}))
+    hs.start()
+    try:
+        yield hs
+    finally:
+        hs.stop()
+
+
+def test_the_default_timeout_is_30_seconds() -> None:
+    from monitor import health
+
+    assert health.TIMEOUT == 30 and HealthServer.timeout == health.TIMEOUT
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"], ids=["nothing", "half-headers"])
+def test_an_idle_connection_is_closed_after_the_timeout(quick_server, caplog, capfd, sent) -> None:  # type: ignore[no-untyped-def]
+    hs = quick_server
+    sock = _connect(hs)   # recv gives up after 5 s: long after the server's 0.5 s
+    try:
+        sock.sendall(sent)
+        started = time.monotonic()
+        assert sock.recv(1024) == b"", "the server closes the connection without answering"
+        assert time.monotonic() - started < 4
+    finally:
+        sock.close()
+    wait_until(_handlers_done, 10, "the request handler to finish")
+    assert any(r.levelno == logging.DEBUG and "timed out" in r.getMessage() for r in caplog.records), caplog.text
+    _assert_quiet_and_serving(hs, caplog, capfd, hung_up=False)

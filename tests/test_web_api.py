@@ -445,6 +445,254 @@ def test_status_says_no_daemon_runs(site: Site) -> None:
     assert data["daemon"]["running"] is False and [len(s["hourly"]) for s in data["sources"]] == [24] * 4
 
 
+def test_healthz_and_metrics_skip_the_host_check(server: Server) -> None:
+    """A Prometheus scraping `newsmon:9464` by name (compose, Kubernetes) is not a DNS-rebinding page:
+    the read-only /healthz and /metrics answer whatever the Host; the page and the API still refuse it."""
+    for host in ("newsmon:9464", "newsmon", "metrics.internal.example:9464"):
+        status, _, payload = server.request("GET", "/metrics", headers={"Host": host})
+        assert status == 200 and b"# HELP" in payload, (host, status, payload)
+        assert server.request("GET", "/healthz", headers={"Host": host})[:3:2] == (200, {"status": "ok"})
+        assert server.request("HEAD", "/metrics", headers={"Host": host})[0] == 200
+        for path in ("/", "/api/v1/sources", "/stories/1"):
+            assert server.request("GET", path, headers={"Host": host})[0] == 403, (host, path)
+
+
+def test_metrics_by_name_still_needs_the_token(token_server: Server) -> None:
+    s = token_server
+    status, hdrs, _ = s.request("GET", "/metrics", headers={"Host": "newsmon:9464"})
+    assert status == 401 and hdrs["WWW-Authenticate"].startswith("Bearer")
+    assert s.request("GET", "/metrics", headers={"Host": "newsmon:9464"}, token="wrong-token")[0] == 401
+    status, _, payload = s.request("GET", "/metrics", headers={"Host": "newsmon:9464"}, token=TOKEN)
+    assert status == 200 and b"# HELP" in payload
+    assert s.request("GET", "/healthz", headers={"Host": "newsmon:9464"})[0] == 200
+
+
+def test_one_set_of_read_queries_one_loopback_rule_one_story_window(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read-only store of the page and API inherits the writer's read queries (no copies, no unbound
+    calls); health.py and the app share one loopback test; `newsmon stories` uses the views' window."""
+    from monitor import health, views
+    from monitor.commands import stories
+    from monitor.store.sqlite import ReadOnlyStore, SqliteStore, StoreReads
+    from monitor.web import app
+
+    assert issubclass(SqliteStore, StoreReads) and issubclass(ReadOnlyStore, StoreReads)
+    for name in ("query", "all_source_states", "pending_counts", "source_state", "count_articles", "get_article"):
+        assert name not in vars(SqliteStore) and name not in vars(ReadOnlyStore), name
+    writer, reader = open_store(site.dir / "news.db"), ReadOnlyStore(site.dir / "news.db")
+    try:
+        assert reader.all_source_states() == writer.all_source_states() and set(reader.all_source_states()) == {
+            "reuters", "ghanaweb"}
+        assert reader.pending_counts() == writer.pending_counts() == {}
+        assert reader.source_state("ghanaweb") == writer.source_state("ghanaweb")
+        assert reader.count_articles() == writer.count_articles() == len(ARTICLES)
+        assert reader.get_article(1) == writer.get_article(1)
+    finally:
+        writer.close()
+        reader.close()
+    assert not hasattr(health, "_loopback") and not hasattr(app, "_is_loopback")
+    for address, loopback in (("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("::ffff:127.0.0.1", True),
+                              ("localhost", False), ("192.0.2.7", False), ("::ffff:192.0.2.7", False),
+                              ("0.0.0.0", False), ("::", False), ("", False)):
+        assert app.is_loopback(address) is loopback, address
+    assert views.story_window(load_config(site.config)) == 48 * 3600
+    asked = []
+
+    def window(config: Any) -> float:
+        asked.append(config.store_path)
+        return 48 * 3600.0
+
+    import argparse
+
+    monkeypatch.setattr(views, "story_window", window)
+    args = argparse.Namespace(action="merge", a=1, b=2, since=None, config=str(site.config), open=False,
+                              format="table", limit=100)
+    assert stories.run(args) == 0
+    assert len(asked) == 1   # merge's window came from views.story_window
+
+
+# -- the wire: Content-Length, bodies, timeouts -------------------------------------------------------
+
+def _raw(server: Server, data: bytes, timeout: float = 10) -> bytes:
+    """Send `data` on a fresh connection; everything the server answers until it closes."""
+    import socket
+
+    host, port = server.hs.address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _post(length: str, body: bytes = b"") -> bytes:
+    return (f"POST /api/v1/silences HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\nConnection: close\r\n\r\n").encode("latin-1") + body
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "1\u00b3", "+5", "-1", "1_0", "0x10", "5 5"])
+def test_a_bad_content_length_is_a_400(server: Server, length: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Only ASCII digits: "²" is a digit to str.isdigit() but not to int(). (Headers arrive as latin-1.)"""
+    answer = _raw(server, _post(length, b'{"x": 1}'))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 400 ") or head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert json.loads(body) == {"error": "bad Content-Length"}
+    assert not [r for r in caplog.records if r.levelno >= 40], caplog.text   # no "request failed" traceback
+    assert server.get("/api/v1/silences?all=true")["silences"] == []
+
+
+def test_an_oversized_body_is_a_413(server: Server) -> None:
+    from monitor.health import MAX_BODY
+
+    answer = _raw(server, _post(str(MAX_BODY + 1)))   # refused before the body is sent
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b" 413 " in head.split(b"\r\n")[0] and json.loads(body) == {"error": "the body is too large"}
+
+
+def test_wsgi_refuses_an_oversized_body_with_413_and_a_bad_length_with_400(site: Site) -> None:
+    """As a WSGI app too: an oversized body is refused unread (413), not truncated into a 400."""
+    import io
+
+    from monitor.web import WebApp
+    from monitor.web.app import MAX_BODY
+
+    app = WebApp(lambda: load_config(site.config))
+
+    def call(length: str, body: bytes) -> tuple[str, Any]:
+        got: dict[str, str] = {}
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/silences", "QUERY_STRING": "",
+                   "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": length, "REMOTE_ADDR": "127.0.0.1",
+                   "HTTP_HOST": "127.0.0.1", "wsgi.input": io.BytesIO(body)}
+        out = app(environ, lambda status, headers: got.setdefault("status", status))
+        return got["status"], json.loads(b"".join(out))
+
+    big = json.dumps({"matchers": {"entity": "MoMo"}, "for": "1h", "reason": "x" * MAX_BODY}).encode()
+    assert call(str(len(big)), big) == ("413 Content Too Large", {"error": "the body is too large"})
+    assert call("\u00b2", b"{}") == ("400 Bad Request", {"error": "bad Content-Length"})
+    ok = json.dumps({"matchers": {"entity": "MoMo"}, "for": "1h"}).encode()
+    assert call(str(len(ok)), ok)[0] == "201 Created"
+    # and handed a Request with an oversized body directly
+    from monitor.web import Request
+
+    resp = app.handle(Request("POST", "/api/v1/silences", headers={"content-type": "application/json"},
+                              body=big, client="127.0.0.1"))
+    assert resp.status == 413
+
+
+def test_a_short_body_times_out(site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A Content-Length larger than the body sent, then silence: the socket timeout frees the thread."""
+    import logging
+    import time
+
+    caplog.set_level(logging.DEBUG, logger="monitor.health")
+    monkeypatch.setattr(HealthServer, "timeout", 0.5, raising=False)
+    s = Server(site)
+    try:
+        started = time.monotonic()
+        assert _raw(s, _post("1000", b'{"matchers": '), timeout=8) == b""   # closed, nothing answered
+        assert time.monotonic() - started < 5
+        assert any("timed out" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+        assert s.get("/api/v1/silences?all=true")["silences"] == []   # nothing was done, and it still serves
+    finally:
+        s.stop()
+
+
+# -- secrets ------------------------------------------------------------------------------------------
+
+FILE_KEY = "SECRETKEY123"                 # written in the config file, as a source URL's `apikey`
+ENV_SECRET = "nwsm-W3b-9c1d7e5f42"        # substituted for ${NEWSMON_WEB_FEED_SECRET}
+SECRET_CONFIG = CONFIG + f"""\
+  - {{id: keyed, type: feed, url: "https://keyed.example/rss?apikey={FILE_KEY}"}}
+  - {{id: private, type: feed, url: "https://private.example/feeds/${{NEWSMON_WEB_FEED_SECRET}}/rss"}}
+"""
+SECRET_ENV = {"NEWSMON_WEB_FEED_SECRET": ENV_SECRET}
+
+
+@pytest.fixture
+def fresh_secrets() -> Iterator[None]:
+    """The process-wide secret registry (monitor.logs) empty for this test, restored after: the secrets
+    are masked because loading this config registered them, not because another test did."""
+    from monitor import logs
+
+    saved = set(logs._secrets)
+    logs._secrets.clear()
+    logs._pattern = None
+    yield
+    logs._secrets.clear()
+    logs._secrets.update(saved)
+    logs._pattern = None
+
+
+@pytest.mark.usefixtures("fresh_secrets")
+def test_config_secrets_never_appear_in_the_api_the_pages_or_the_commands(tmp_path: Path) -> None:
+    """A source URL's key (in the file) and a ${VAR} value (in another source's URL) reach the store in
+    source errors, an alert message's title and reason and an article's URL: every view masks them."""
+    from monitor.logs import redact
+
+    site = build_store(tmp_path, SECRET_CONFIG)
+    keyed_url = f"https://keyed.example/rss?apikey={FILE_KEY}"
+    private_url = f"https://private.example/feeds/{ENV_SECRET}/rss"
+    store = open_store(site.dir / "news.db")
+    try:
+        store.save_source_state(SourceState("keyed", last_poll=site.now, consecutive_errors=2,
+                                            last_error=f"HTTP 403 Forbidden: {keyed_url}", polls=2))
+        store.save_source_state(SourceState("private", last_poll=site.now, consecutive_errors=1,
+                                            last_error=f"cannot connect: {private_url}", polls=1))
+        route = RouteConfig.model_validate({"channels": ["ops"]})
+        with store.transaction() as conn:
+            article = Article(url=f"https://keyed.example/news/7?apikey={FILE_KEY}", source_id="keyed",
+                              title="MoMo fraud wave", text=f"MoMo fraud wave. {TEXT}", language="en",
+                              published=site.now - timedelta(minutes=6), fetched=site.now - timedelta(minutes=5))
+            result = Classification(categories=["fraud"], scores={"fraud": 3.0}, entities=["MoMo"], language="en",
+                                    matches=[Match("fraud", "fraud", "fraud", "text", 0, 2.0, "en", actor="MoMo")])
+            article_id = store.add_article(conn, article, result, 1)
+            assert recompute(conn, 1)
+            item = add_item(conn, _alert(9, f"source keyed failing: {keyed_url}"), site.now)
+            dead = add_to_group(conn, 0, route, "ops", "source=keyed", item, site.now)
+            conn.execute("UPDATE alert_outbox SET open = 0, attempts = 3 WHERE id = ?", (dead,))
+        record_dead(store, dead, f"webhook ops: HTTP 401 for {private_url}", site.now)
+    finally:
+        store.close()
+
+    s = Server(site, env=SECRET_ENV)   # loads the config: registers both secrets, as the daemon does
+    try:
+        seen: dict[str, bytes] = {}
+        for path in ("/", "/stories/1", f"/articles/{article_id}", "/api/v1/daemon", "/api/v1/sources",
+                     "/api/v1/outbox", "/api/v1/stories", "/api/v1/stories/1", "/api/v1/articles",
+                     f"/api/v1/articles/{article_id}", "/api/v1/articles?source=keyed", "/api/v1/alerts",
+                     "/api/v1/alerts?state=dead", "/api/v1/silences?all=true", "/api/v1/nothing"):
+            status, _, payload = s.request("GET", path)
+            body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+            assert status in (200, 404), (path, status)
+            seen[path] = body
+        sources = {x["id"]: x for x in s.get("/api/v1/sources")["sources"]}
+        alerts = {a["id"]: a for a in s.get("/api/v1/alerts?state=dead")["alerts"]}
+    finally:
+        s.stop()
+    # the values are there, masked: the views did return them
+    assert sources["keyed"]["url"] == "https://keyed.example/rss?apikey=***"
+    assert sources["keyed"]["last_error"] == "HTTP 403 Forbidden: https://keyed.example/rss?apikey=***"
+    assert sources["private"]["url"] == "https://private.example/feeds/***/rss"
+    assert alerts[dead]["title"] == "source keyed failing: https://keyed.example/rss?apikey=***"
+    assert alerts[dead]["last_error"] == "webhook ops: HTTP 401 for https://private.example/feeds/***/rss"
+    assert b"apikey=***" in seen["/"] and b"feeds/***/rss" in seen["/"]
+    assert b"news/7?apikey=***" in seen[f"/articles/{article_id}"]
+    assert redact(keyed_url) != keyed_url and redact(private_url) != private_url
+
+    outputs = dict(seen)
+    for args in (("status",), ("status", "--format", "json"), ("alerts", "list"),
+                 ("alerts", "list", "--format", "json"), ("stories", "show", "1"),
+                 ("stories", "show", "1", "--format", "json")):
+        proc = run_newsmon(*args, "-c", str(site.config), cwd=site.dir, env=SECRET_ENV)
+        assert proc.returncode == 0, proc.stderr
+        outputs["newsmon " + " ".join(args)] = (proc.stdout + proc.stderr).encode()
+    assert b"apikey=***" in outputs["newsmon stories show 1"]
+    for where, text in outputs.items():
+        for secret in (FILE_KEY, ENV_SECRET):
+            assert secret.encode() not in text, f"{secret} in {where}"
+
+
 # -- the OpenAPI contract -----------------------------------------------------------------------------
 
 def test_openapi_contract(token_server: Server, tmp_path: Path) -> None:

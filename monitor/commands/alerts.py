@@ -94,7 +94,7 @@ def _list(config: object, store: object, status: str | None, limit: int, fmt: st
     now = utcnow()
     rows = views.alerts(config, store, status, limit, now)
     if fmt == "json":
-        print(redact(json.dumps(rows, ensure_ascii=False, indent=2)))
+        print(json.dumps(rows, ensure_ascii=False, indent=2))   # views masked the secrets
         return 0
     if not rows:
         print("no alert messages" + (f" ({status})" if status else ""))
@@ -103,7 +103,7 @@ def _list(config: object, store: object, status: str | None, limit: int, fmt: st
     for r in rows:
         when = f"{WHEN_TEXT[r['state']]} {_time(_dt(r['due']))}" if r["due"] else "-"
         cells.append([str(r["id"]), STATE_TEXT[r["state"]], when, r["channel"], r["mode"], str(r["alerts"]),
-                      str(r["attempts"]), _time(_dt(r["created"])), redact(" ".join(r["title"].split())[:80])])
+                      str(r["attempts"]), _time(_dt(r["created"])), " ".join(r["title"].split())[:80]])
     lines = table(cells, numeric={0, 5, 6}).splitlines()
     print(lines[0])
     indent = " " * (len(str(max(r["id"] for r in rows))) + 2)
@@ -111,7 +111,7 @@ def _list(config: object, store: object, status: str | None, limit: int, fmt: st
         print(line)
         if r["last_error"]:
             label = "reason" if r["state"] == "dead" else "last error"
-            print(f"{indent}{label}: {redact(r['last_error'])}")
+            print(f"{indent}{label}: {r['last_error']}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """`newsmon status [-c config.yaml] [--format text|json]`: sources (last poll, next poll, new articles,
 entries queued for their page, consecutive errors, last error) and the alert outbox, read from the store — works while the daemon runs.
 The first line says whether a daemon runs on the store (pid, since when, its health URL); when none does,
-NEXT POLL is "-". The same data as the status page and /api/v1/sources (monitor/views.py)."""
+NEXT POLL is "-". The same data as the status page and /api/v1/sources (monitor/views.py, which masks the
+config's secrets in source URLs and errors)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import argparse
 import json
 from datetime import datetime, timezone
 
-from monitor.logs import redact
 from monitor.textutil import table
 from monitor.views import ago, next_poll_text
 
@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     channels, oldest = out["channels"], out["oldest_pending"]
 
     if args.format == "json":
-        print(redact(json.dumps({"daemon": daemon, "sources": sources, "outbox": channels, "oldest_pending": oldest},
-                                indent=2)))
+        print(json.dumps({"daemon": daemon, "sources": sources, "outbox": channels, "oldest_pending": oldest},
+                         indent=2))
         return 0
     print(views.daemon_text(daemon, now))
     rows = [["SOURCE", "TYPE", "LAST POLL", "NEXT POLL", "NEW 24H", "ARTICLES", "QUEUED", "ERRORS", "LAST ERROR"]]
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             ago(datetime.fromisoformat(s["last_poll"]) if s["last_poll"] else None, now),
             next_poll_text(s["next_poll"], now, daemon["running"]),
             str(s["new_24h"]), str(s["articles"]), str(s["queued"]), str(s["consecutive_errors"]),
-            redact(s["last_error"] or ""),
+            s["last_error"] or "",
         ])
     print(table(rows) if sources else "no sources configured")
     print()

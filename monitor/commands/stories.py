@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from monitor.config import load_config
     from monitor.errors import StoreError
     from monitor.store import open_store
-    from monitor.story_ops import WINDOW, StoryError
-    from monitor.views import NotFound
+    from monitor.story_ops import StoryError
+    from monitor.views import NotFound, story_window
 
     action = args.action or "list"
     since = None
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"stories: --since: {exc}", file=sys.stderr)
             return 2
     config = load_config(args.config)
-    window = float(getattr(getattr(config, "stories", None), "window", WINDOW))
+    window = story_window(config)
     store = open_store(config.store_path)
     try:
         if action == "list":

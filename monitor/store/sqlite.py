@@ -2,6 +2,8 @@
 
 One connection shared by the process's threads behind a lock (the crawl runs in the reactor thread,
 delivery in its own); other processes (`newsmon status`) read the same file concurrently thanks to WAL.
+The read queries are written once, in `StoreReads`: both this writer (`SqliteStore`) and `ReadOnlyStore`
+(the status page's and the API's read-only connection) inherit them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,40 @@ def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-class SqliteStore:
+class StoreReads:
+    """The read queries, on `self.conn` behind `self.lock`: what `SqliteStore` and `ReadOnlyStore` share."""
+
+    conn: sqlite3.Connection
+    lock: threading.RLock
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def pending_counts(self) -> dict[str, int]:
+        """Per source, how many entries are queued for their page."""
+        return {r[0]: r[1] for r in self.query("SELECT source_id, count(*) FROM pending_articles GROUP BY source_id")}
+
+    def find_by_hash(self, content_hash: str) -> int | None:
+        rows = self.query("SELECT id FROM articles WHERE content_hash = ? LIMIT 1", (content_hash,))
+        return rows[0][0] if rows else None
+
+    def get_article(self, article_id: int) -> StoredArticle | None:
+        rows = self.query("SELECT * FROM articles WHERE id = ?", (article_id,))
+        return _article(rows[0]) if rows else None
+
+    def count_articles(self) -> int:
+        return int(self.query("SELECT count(*) FROM articles")[0][0])
+
+    def source_state(self, source_id: str) -> SourceState:
+        rows = self.query("SELECT * FROM source_state WHERE source_id = ?", (source_id,))
+        return _state(rows[0]) if rows else SourceState(source_id)
+
+    def all_source_states(self) -> dict[str, SourceState]:
+        return {r["source_id"]: _state(r) for r in self.query("SELECT * FROM source_state")}
+
+
+class SqliteStore(StoreReads):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -107,10 +142,6 @@ class SqliteStore:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-
-    def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
-        with self.lock:
-            return self.conn.execute(sql, tuple(params)).fetchall()
 
     def close(self) -> None:
         with self.lock:
@@ -212,13 +243,6 @@ class SqliteStore:
         """Inside the caller's transaction: the entry's article is stored (or set aside)."""
         conn.execute("DELETE FROM pending_articles WHERE url = ?", (url,))
 
-    def pending_counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.query("SELECT source_id, count(*) FROM pending_articles GROUP BY source_id")}
-
-    def find_by_hash(self, content_hash: str) -> int | None:
-        rows = self.query("SELECT id FROM articles WHERE content_hash = ? LIMIT 1", (content_hash,))
-        return rows[0][0] if rows else None
-
     def add_article(
         self,
         conn: sqlite3.Connection,
@@ -251,21 +275,7 @@ class SqliteStore:
         )
         return cur.lastrowid if cur.rowcount else None
 
-    def get_article(self, article_id: int) -> StoredArticle | None:
-        rows = self.query("SELECT * FROM articles WHERE id = ?", (article_id,))
-        return _article(rows[0]) if rows else None
-
-    def count_articles(self) -> int:
-        return int(self.query("SELECT count(*) FROM articles")[0][0])
-
-    # -- sources -------------------------------------------------------------------------------
-
-    def source_state(self, source_id: str) -> SourceState:
-        rows = self.query("SELECT * FROM source_state WHERE source_id = ?", (source_id,))
-        return _state(rows[0]) if rows else SourceState(source_id)
-
-    def all_source_states(self) -> dict[str, SourceState]:
-        return {r["source_id"]: _state(r) for r in self.query("SELECT * FROM source_state")}
+    # -- sources (reading them: StoreReads) ------------------------------------------------------
 
     def save_source_state(self, state: SourceState) -> None:
         values = {}
@@ -329,6 +339,20 @@ def _open_hint(message: str) -> str:
 
 def open_store(path: str | Path) -> SqliteStore:
     return SqliteStore(path)
+
+
+class ReadOnlyStore(StoreReads):
+    """The reads of `StoreReads` (and `conn` for the views' SELECTs) on a read-only connection
+    (`open_readonly`): never writes, never upgrades the schema. Raises StoreError like it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.conn = open_readonly(path, require="articles")
+        self.lock = threading.RLock()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
 
 
 def open_readonly(path: str | Path, require: str | None = None) -> sqlite3.Connection:

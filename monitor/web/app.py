@@ -10,12 +10,15 @@ Safety:
 - `server.token` set: every request but /healthz needs `Authorization: Bearer <token>` (401 without);
   the pages also take `?token=<token>` (their links then carry it; no cookie is set).
 - No token: mutating calls (POST) are accepted only from loopback clients (403 otherwise), and every
-  request must name the server by an IP address or `localhost` in its Host header (403 otherwise: a
-  web page cannot reach the API through DNS rebinding).
+  request for the page or the API must name the server by an IP address or `localhost` in its Host
+  header (403 otherwise: a web page cannot reach the API through DNS rebinding). The read-only
+  /healthz and /metrics skip that check (a Prometheus scrapes `newsmon:9464` by name).
+- Secrets (the config's registered ones, monitor.logs) are masked by monitor/views.py, in what every
+  view returns: nothing here redacts again.
 - A POST carrying an `Origin` that is not this server is refused (403): another site's page cannot
   make a browser silence alerts. POST bodies must be `application/json`.
 Errors are JSON `{"error": "..."}` on /api/ (HTML on pages) with 400, 401, 403, 404, 405 (with
-`Allow`), 409, 413, 503 (the store cannot be read).
+`Allow`), 409, 413 (a body over 64 KiB), 415, 503 (the store cannot be read).
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ import json
 import logging
 import re
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +39,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from monitor import views
 from monitor.errors import StoreError
 from monitor.logs import redact
+from monitor.store.sqlite import ReadOnlyStore
 
 log = logging.getLogger(__name__)
 
@@ -84,35 +87,6 @@ REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401
            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
            413: "Content Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
            503: "Service Unavailable"}
-
-
-class ReadOnlyStore:
-    """What the reading views need of a store (`query`, `conn`, source states, queued entries), on a
-    read-only connection (monitor.store.sqlite.open_readonly): never writes, never upgrades the schema."""
-
-    def __init__(self, path: str | Path) -> None:
-        from monitor.store.sqlite import open_readonly
-
-        self.path = str(path)
-        self.conn = open_readonly(path, require="articles")
-        self.lock = threading.RLock()
-
-    def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
-        with self.lock:
-            return self.conn.execute(sql, tuple(params)).fetchall()
-
-    def all_source_states(self) -> dict[str, Any]:
-        from monitor.store.sqlite import SqliteStore
-
-        return SqliteStore.all_source_states(self)  # type: ignore[arg-type]
-
-    def pending_counts(self) -> dict[str, int]:
-        from monitor.store.sqlite import SqliteStore
-
-        return SqliteStore.pending_counts(self)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 # -- request helpers ----------------------------------------------------------------------------------
@@ -194,7 +168,9 @@ def _matcher_items(name: str, value: Any, regex: bool) -> list[str]:
     return items
 
 
-def _is_loopback(address: str) -> bool:
+def is_loopback(address: str) -> bool:
+    """An IP address of this machine's loopback (127.0.0.0/8, ::1, and ::ffff:127.x.x.x as a dual-stack
+    socket reports an IPv4 client); a name (even "localhost") is not: a socket address is never one."""
     try:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
@@ -280,6 +256,8 @@ class WebApp:
             return self._error(500, "internal error (see the daemon's log)", api)
 
     def _dispatch(self, req: Request) -> Response:
+        if len(req.body) > MAX_BODY:
+            raise HTTPError(413, "the body is too large")
         for template, pattern, methods in self.routes:
             m = pattern.match(req.path)
             if m is None:
@@ -301,11 +279,13 @@ class WebApp:
             return resp
         raise HTTPError(404, f"not found: {req.path[:200]} (try /, /api/v1/openapi.json, /healthz or /metrics)")
 
-    def check_auth(self, req: Request, config: Any, page: bool = False) -> None:
-        """401 unless the request carries the token (when one is set); 403 for a Host that is no IP
-        address or localhost (when none is)."""
+    def check_auth(self, req: Request, config: Any, page: bool = False, check_host: bool = True) -> None:
+        """401 unless the request carries the token (when one is set); when none is, 403 for a Host that
+        is no IP address or localhost (`check_host`: off for the read-only /healthz and /metrics)."""
         token = config.server.token.get_secret_value() if config.server.token is not None else None
         if token is None:
+            if not check_host:
+                return
             host = req.header("host")
             if host and not _is_ip_or_localhost(_host_name(host)):
                 raise HTTPError(403, "without server.token, name this server by its IP address or localhost")
@@ -332,7 +312,7 @@ class WebApp:
                 raise HTTPError(403, f"cross-origin request from {origin[:100]} refused")
         elif origin == "null":
             raise HTTPError(403, "cross-origin request refused")
-        if config.server.token is None and not _is_loopback(req.client):
+        if config.server.token is None and not is_loopback(req.client):
             raise HTTPError(403, "changes are accepted only from this machine unless server.token is set")
 
     def _error(self, status: int, message: str, api: bool, headers: dict[str, str] | None = None) -> Response:
@@ -347,14 +327,17 @@ class WebApp:
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = environ["wsgi.input"].read(min(length, MAX_BODY + 1)) if length > 0 else b""
         path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace")
-        resp = self.handle(Request(environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), headers,
-                                   body, environ.get("REMOTE_ADDR", "")))
+        api = path.startswith("/api/")
+        length = (environ.get("CONTENT_LENGTH") or "").strip()
+        if length and not re.fullmatch(r"[0-9]+", length):
+            resp = self._error(400, "bad Content-Length", api)
+        elif length and int(length) > MAX_BODY:   # refused unread, never truncated
+            resp = self._error(413, "the body is too large", api)
+        else:
+            body = environ["wsgi.input"].read(int(length)) if length else b""
+            resp = self.handle(Request(environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), headers,
+                                       body, environ.get("REMOTE_ADDR", "")))
         out = [("Content-Type", resp.content_type), *resp.headers.items()]
         if "Content-Length" not in resp.headers:
             out.append(("Content-Length", str(len(resp.body))))
@@ -387,7 +370,6 @@ class WebApp:
                               trim_blocks=True, lstrip_blocks=True)
             env.filters["when"] = _when
             env.filters["ago"] = _ago
-            env.filters["redact"] = lambda s: redact(s) if s else s
             env.globals["sparkline"] = sparkline
             env.globals["now"] = views.utcnow
             self._env = env
@@ -496,9 +478,7 @@ class WebApp:
         if state is not None and state not in views.ALERT_STATES:
             raise HTTPError(400, f'state: use one of {", ".join(views.ALERT_STATES)}')
         limit = _int_param("limit", q["limit"], 1, LIMIT_MAX) if "limit" in q else 50
-        return self._read(config, lambda store: {"alerts": [
-            {**a, "last_error": redact(a["last_error"]) if a["last_error"] else None, "title": redact(a["title"])}
-            for a in views.alerts(config, store, state, limit)]})
+        return self._read(config, lambda store: {"alerts": views.alerts(config, store, state, limit)})
 
     def api_silences(self, req: Request, config: Any) -> Response:
         q = _query(req)
