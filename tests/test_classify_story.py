@@ -275,4 +275,26 @@ def test_what_is_denied_is_not_reported_and_rumor_needs_a_denial() -> None:
     assert set(both.categories) == {"outage", "rumor"}
     silent = classify("Barclays declines to comment on merger rumours",
                       "The bank said it does not comment on market speculation.", "en", rules)
-    assert silent.categories == [] and "require_trigger" in silent.reasons["rumor"]
+    # declining to comment is no denial: either no medium evidence, or the negative "declines to comment" voids it
+    assert silent.categories == [] and (
+        "rumor" not in silent.reasons or "flagged:" not in silent.reasons["rumor"].replace("not flagged:", ""))
+
+
+def test_proximity_genre_markers(tmp_path: Path) -> None:
+    """A genre marker can be a proximity rule: "vor 20 Jahren" has a number no literal marker can spell."""
+    (tmp_path / "g.yaml").write_text(
+        "language: de\nactors: [Bank, Geldautomat]\ngenre:\n  history: [\"vor PRE/1 Jahren\", Jahrestag, Zeitzeugen]\n"
+        "categories:\n  outage:\n    threshold: 3\n    strong: [Softwarefehler]\n", encoding="utf-8")
+    r = load_ruleset(ClassifyConfig(defaults=False, keywords=["g.yaml"]), tmp_path)
+    old = classify("Vor 20 Jahren: Als ein Softwarefehler die Geldautomaten lahmlegte",
+                   "Zeitzeugen erinnern sich an die Schlangen vor der Bank.", "de", r)
+    assert old.categories == [] and "history" in old.genre and "vor PRE/1 Jahren" in old.genre["history"]
+    now = classify("Softwarefehler legt Geldautomaten lahm", "Die Bank arbeitet an einer Lösung.", "de", r)
+    assert now.categories == ["outage"] and not now.genre
+    # a proximity marker needs both operands in one sentence, within its distance
+    far = classify("Softwarefehler legt Geldautomaten lahm", "Vor allem ältere Kunden, die seit Jahren kommen.", "de", r)
+    assert far.categories == ["outage"]
+    (tmp_path / "bad.yaml").write_text("language: de\ngenre:\n  history: [\"vor PRE/99 Jahren\"]\n"
+                                       "categories:\n  outage:\n    strong: [Ausfall]\n", encoding="utf-8")
+    with pytest.raises(KeywordError, match="PRE/1 and PRE/50"):
+        load_ruleset(ClassifyConfig(defaults=False, keywords=["bad.yaml"]), tmp_path)

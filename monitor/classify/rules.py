@@ -368,6 +368,17 @@ def _parse_keyword_file(path: Path, data: Any, errors: _Collector, terms: list[T
                 if not isinstance(item, str):
                     errors.add(path, line, f"{where}[{idx}]", f"expected a term, got {item!r}")
                     continue
+                if kind == "genre":
+                    # a proximity marker ("vor PRE/1 Jahren": "vor 20 Jahren", "hace PRE/1 años"): a number
+                    # or a word between, which no literal marker can spell
+                    prox = compile_near(item, "", language, 1.0, kind, "any", len(near), stem)
+                    if isinstance(prox, str):
+                        errors.add(path, line, f"{where}[{idx}]", prox)
+                        continue
+                    if prox is not None:
+                        near.append(replace(prox[0], entity=str(gname)))
+                        terms.extend(prox[1])
+                        continue
                 compiled = compile_term(item, "", language, 1.0, kind, "any", entity=str(gname), stem=stem)
                 if isinstance(compiled, str):
                     errors.add(path, line, f"{where}[{idx}]", compiled)

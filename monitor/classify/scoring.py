@@ -217,6 +217,10 @@ def score(fields: dict[str, tuple[str, Folded]], hits: list[Hit], language: str 
             start, end = _whole_word(fields[fld][1].text, start, end, t)
         keyed.append((t.category, fld, start, -end, _PRIORITY[kind], -t.weight, i, t, sentence(fld, start)))
     for k, (fld, start, end, rule, sent) in enumerate(_near_hits(near, rules, fields, unspaced)):
+        if rule.kind == "genre":   # a proximity genre marker ("vor PRE/1 Jahren")
+            seen = genre.setdefault(rule.entity, {})
+            seen[rule.term] = max(seen.get(rule.term, 0.0), 2.0 if fld == "title" else 1.0)
+            continue
         keyed.append((rule.category, fld, start, -end, _PRIORITY[rule.kind], -rule.weight, len(hits) + k, rule, sent))
 
     # a hit contained in a longer (or equal, higher-priority) hit of the same category and field is dropped
